@@ -1,0 +1,127 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+// errStopped is returned to publishers that arrive after Close.
+var errStopped = errors.New("service is shutting down")
+
+// committer implements group commit: publishes that arrive while a commit is
+// running wait together and go to the repository as one Append, so one
+// durable transaction (one fsync) covers many requests. A single committer
+// also makes it the store's only writer, which is what SQLite wants.
+type committer struct {
+	repo     EventRepository
+	now      func() time.Time
+	maxGroup int
+	onCommit func([]domain.Event, []domain.Outcome)
+
+	queue    chan *pending
+	mu       sync.RWMutex // guards closed against sends on a closed queue
+	closed   bool
+	finished chan struct{}
+}
+
+type pending struct {
+	events   []domain.Event
+	outcomes []domain.Outcome
+	err      error
+	done     chan struct{}
+}
+
+func startCommitter(repo EventRepository, now func() time.Time, maxGroup int, onCommit func([]domain.Event, []domain.Outcome)) *committer {
+	c := &committer{
+		repo: repo, now: now, maxGroup: maxGroup, onCommit: onCommit,
+		queue:    make(chan *pending, 4096),
+		finished: make(chan struct{}),
+	}
+	go c.run()
+	return c
+}
+
+// commit queues events and waits until they are durably committed. Once
+// queued, the events are committed even if ctx ends: the caller then just
+// stops waiting, and a retry sees them as duplicates.
+func (c *committer) commit(ctx context.Context, events []domain.Event) ([]domain.Outcome, error) {
+	p := &pending{events: events, done: make(chan struct{})}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return nil, errStopped
+	}
+	select {
+	case c.queue <- p:
+		c.mu.RUnlock()
+	case <-ctx.Done():
+		c.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	select {
+	case <-p.done:
+		return p.outcomes, p.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// stop lets queued commits finish, then ends the committer.
+func (c *committer) stop() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.queue)
+	}
+	c.mu.Unlock()
+	<-c.finished
+}
+
+func (c *committer) run() {
+	defer close(c.finished)
+	var (
+		group  []*pending
+		events []domain.Event
+	)
+	for first := range c.queue {
+		group, events = append(group[:0], first), append(events[:0], first.events...)
+	drain:
+		for len(events) < c.maxGroup {
+			select {
+			case p, ok := <-c.queue:
+				if !ok {
+					break drain
+				}
+				group = append(group, p)
+				events = append(events, p.events...)
+			default:
+				break drain
+			}
+		}
+		c.flush(group, events)
+	}
+}
+
+func (c *committer) flush(group []*pending, events []domain.Event) {
+	// The commit must not depend on any one publisher's context: the group
+	// shares the transaction.
+	outcomes, err := c.repo.Append(context.Background(), events, c.now())
+	if err == nil {
+		c.onCommit(events, outcomes)
+	}
+	off := 0
+	for _, p := range group {
+		n := len(p.events)
+		if err != nil {
+			p.err = err
+		} else {
+			p.outcomes = outcomes[off : off+n : off+n]
+		}
+		off += n
+		close(p.done)
+	}
+}

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+// ErrNotFound is returned when no stored event has the requested key.
+var ErrNotFound = errors.New("event not found")
+
+// EventRepository is the store port: where events and their counters live.
+// Implementations must be safe for concurrent use.
+type EventRepository interface {
+	// Append stores every event whose key is not stored yet, as one atomic,
+	// durable unit: when it returns nil, the events and the counters they
+	// changed survive a crash. It returns one outcome per event, in order. An
+	// event whose key appears earlier in the same slice gets the outcome of a
+	// repeat of that earlier event. receivedAt is recorded on new events.
+	Append(ctx context.Context, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error)
+	// List returns up to q.Limit stored events with seq greater than q.After,
+	// in seq order, only from q.Topic when it is not empty.
+	List(ctx context.Context, q ListQuery) ([]domain.StoredEvent, error)
+	// Get returns the stored event with the key, or ErrNotFound.
+	Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error)
+	// Stats returns the counters kept since the store was created, per topic,
+	// sorted by topic name. Its cost does not grow with the number of events.
+	Stats(ctx context.Context) ([]TopicStats, error)
+}
+
+// ListQuery selects a page of stored events.
+type ListQuery struct {
+	Topic string // empty means every topic
+	After int64  // exclusive seq cursor; 0 starts at the beginning
+	Limit int
+}
+
+// TopicStats is the lifetime tally of one topic.
+type TopicStats struct {
+	Topic string
+	domain.Counters
+}

@@ -1,0 +1,192 @@
+// Package app holds the aggregator's use cases: publish, list, get and stats.
+// It orchestrates the domain rules over an EventRepository and knows nothing of
+// HTTP or SQL.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+// Options tunes a Service. The zero value of each field picks its default.
+type Options struct {
+	Limits domain.Limits
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+	// Logger receives one line per dropped event; slog.Default() by default.
+	Logger *slog.Logger
+	// LogDuplicatesEvery logs one in this many dropped duplicates: 1 logs
+	// each, 0 none. Conflicts are always logged.
+	LogDuplicatesEvery int
+	// MaxGroupEvents caps how many events one group commit may hold.
+	MaxGroupEvents int
+}
+
+// Service runs the aggregator's use cases. Create it with New and stop it with
+// Close once no more calls are in flight.
+type Service struct {
+	repo      EventRepository
+	opts      Options
+	startedAt time.Time
+	committer *committer
+
+	received, accepted, dropped, conflicts atomic.Int64
+	dupSeen                                atomic.Int64
+}
+
+// New returns a Service that stores through repo.
+func New(repo EventRepository, opts Options) *Service {
+	if opts.Limits == (domain.Limits{}) {
+		opts.Limits = domain.DefaultLimits()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxGroupEvents <= 0 {
+		opts.MaxGroupEvents = 10_000
+	}
+	s := &Service{repo: repo, opts: opts, startedAt: opts.Now()}
+	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, s.record)
+	return s
+}
+
+// Close waits for pending commits and stops the group committer. The
+// repository stays open; its owner closes it.
+func (s *Service) Close() { s.committer.stop() }
+
+// InvalidEventError says which event of a published batch broke a rule.
+type InvalidEventError struct {
+	Index int
+	Err   *domain.ValidationError
+}
+
+func (e *InvalidEventError) Error() string { return fmt.Sprintf("event %d: %v", e.Index, e.Err) }
+
+func (e *InvalidEventError) Unwrap() error { return e.Err }
+
+// Publish validates all events and stores those not stored yet. Nothing is
+// stored unless every event is valid; the first invalid one is reported as an
+// *InvalidEventError. When Publish returns nil the outcomes are durable.
+func (s *Service) Publish(ctx context.Context, events []domain.Event) ([]domain.Outcome, error) {
+	for i, e := range events {
+		if err := e.Validate(s.opts.Limits); err != nil {
+			return nil, &InvalidEventError{Index: i, Err: err.(*domain.ValidationError)}
+		}
+	}
+	outcomes, err := s.committer.commit(ctx, events)
+	if err != nil {
+		return nil, fmt.Errorf("publish %d events: %w", len(events), err)
+	}
+	return outcomes, nil
+}
+
+// record counts committed outcomes and logs dropped events. The committer
+// calls it once per group, after the commit.
+func (s *Service) record(events []domain.Event, outcomes []domain.Outcome) {
+	var c domain.Counters
+	for i, o := range outcomes {
+		c.Count(o.Status)
+		switch o.Status {
+		case domain.Duplicate:
+			if s.shouldLogDuplicate() {
+				s.opts.Logger.Info("duplicate dropped", "topic", events[i].Topic, "event_id", events[i].EventID, "seq", o.Seq)
+			}
+		case domain.Conflict:
+			s.opts.Logger.Warn("conflicting duplicate dropped: payload differs from the stored event",
+				"topic", events[i].Topic, "event_id", events[i].EventID, "seq", o.Seq)
+		}
+	}
+	s.received.Add(c.Received)
+	s.accepted.Add(c.Accepted)
+	s.dropped.Add(c.Dropped)
+	s.conflicts.Add(c.Conflicts)
+}
+
+func (s *Service) shouldLogDuplicate() bool {
+	every := s.opts.LogDuplicatesEvery
+	if every <= 0 {
+		return false
+	}
+	return (s.dupSeen.Add(1)-1)%int64(every) == 0
+}
+
+// Page is one page of stored events and the cursor of the next one.
+type Page struct {
+	Events []domain.StoredEvent
+	// Next is the After cursor of the following page, or 0 on the last page.
+	Next int64
+}
+
+// MaxPageSize bounds ListQuery.Limit.
+const MaxPageSize = 1000
+
+// List returns a page of stored events in processing order.
+func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
+	q.Limit = min(max(q.Limit, 1), MaxPageSize)
+	want := q.Limit
+	q.Limit++ // one extra row tells whether another page follows
+	events, err := s.repo.List(ctx, q)
+	if err != nil {
+		return Page{}, fmt.Errorf("list events: %w", err)
+	}
+	var p Page
+	if len(events) > want {
+		events = events[:want]
+		p.Next = events[want-1].Seq
+	}
+	p.Events = events
+	return p, nil
+}
+
+// Get returns one stored event, or an error wrapping ErrNotFound.
+func (s *Service) Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error) {
+	e, err := s.repo.Get(ctx, key)
+	if err != nil {
+		return domain.StoredEvent{}, fmt.Errorf("get event %s/%s: %w", key.Topic, key.EventID, err)
+	}
+	return e, nil
+}
+
+// Stats is the service's view of its counters.
+type Stats struct {
+	// SinceStart counts what this process handled since it started.
+	SinceStart domain.Counters
+	// Lifetime counts everything the store ever handled, across restarts and,
+	// on a shared store, across replicas.
+	Lifetime  domain.Counters
+	Topics    []TopicStats
+	StartedAt time.Time
+	Uptime    time.Duration
+}
+
+// Stats returns the counters. It also serves as the readiness probe: it fails
+// when the store cannot be read.
+func (s *Service) Stats(ctx context.Context) (Stats, error) {
+	topics, err := s.repo.Stats(ctx)
+	if err != nil {
+		return Stats{}, fmt.Errorf("read stats: %w", err)
+	}
+	st := Stats{
+		SinceStart: domain.Counters{
+			Received:  s.received.Load(),
+			Accepted:  s.accepted.Load(),
+			Dropped:   s.dropped.Load(),
+			Conflicts: s.conflicts.Load(),
+		},
+		Topics:    topics,
+		StartedAt: s.startedAt,
+		Uptime:    s.opts.Now().Sub(s.startedAt),
+	}
+	for _, t := range topics {
+		st.Lifetime = st.Lifetime.Add(t.Counters)
+	}
+	return st, nil
+}
