@@ -1,0 +1,115 @@
+// Package sqlite is the embedded, durable EventRepository: Bun on SQLite
+// through a pure-Go driver, so the server builds as a static binary.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
+	"github.com/uts-aggregator/uts-aggregator/app"
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// FileName is the database file inside the data directory.
+const FileName = "aggregator.db"
+
+// Options tune the database.
+type Options struct {
+	// Synchronous is SQLite's synchronous pragma: "full" (default) makes
+	// every commit reach the disk before Append returns, surviving power
+	// loss; "normal" survives a process crash but may lose the last commits
+	// on power loss.
+	Synchronous string
+	// CacheMiB is the page cache of each connection.
+	CacheMiB int
+}
+
+// Repository is the SQLite EventRepository.
+type Repository struct {
+	*bunstore.Repository
+	db      *bun.DB
+	writeMu sync.Mutex // SQLite has one writer; queue here, not on SQLITE_BUSY
+}
+
+var _ app.EventRepository = (*Repository)(nil)
+
+// Open opens (creating if needed) the database in dir and brings its schema
+// up to date.
+func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
+	if opts.Synchronous == "" {
+		opts.Synchronous = "full"
+	}
+	if opts.Synchronous != "full" && opts.Synchronous != "normal" {
+		return nil, fmt.Errorf("sqlite synchronous must be full or normal, not %q", opts.Synchronous)
+	}
+	if opts.CacheMiB <= 0 {
+		opts.CacheMiB = 64
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(" + opts.Synchronous + ")",
+		"busy_timeout(10000)",
+		fmt.Sprintf("cache_size(-%d)", opts.CacheMiB<<10),
+		"temp_store(memory)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	dsn := "file:" + filepath.Join(dir, FileName) + "?" + q.Encode()
+	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	if err := migrateUp(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Repository{Repository: bunstore.New(db, bunstore.Options{}), db: db}, nil
+}
+
+func migrateUp(ctx context.Context, db *bun.DB) error {
+	migrations := migrate.NewMigrations()
+	if err := migrations.Discover(migrationFiles); err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	m := migrate.NewMigrator(db, migrations)
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("init migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Append implements app.EventRepository. Writers take turns: SQLite allows
+// one at a time.
+func (r *Repository) Append(ctx context.Context, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	return r.Repository.Append(ctx, events, receivedAt)
+}
+
+// Close closes the database.
+func (r *Repository) Close() error { return r.db.Close() }

@@ -1,0 +1,39 @@
+package sqlite_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/uts-aggregator/uts-aggregator/adapters/sqlite"
+	"github.com/uts-aggregator/uts-aggregator/app"
+	"github.com/uts-aggregator/uts-aggregator/app/apptest"
+)
+
+// mustOpen opens a repository in dir and closes it when tb ends.
+func mustOpen(tb testing.TB, dir string) *sqlite.Repository {
+	tb.Helper()
+	r, err := sqlite.Open(context.Background(), dir, sqlite.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestRepositoryContract(t *testing.T) {
+	dirs := map[app.EventRepository]string{}
+	apptest.RunRepositoryContract(t, apptest.Store{
+		New: func(tb testing.TB) app.EventRepository {
+			dir := tb.TempDir()
+			r := mustOpen(tb, dir)
+			dirs[r] = dir
+			return r
+		},
+		Reopen: func(tb testing.TB, old app.EventRepository) app.EventRepository {
+			if err := old.(*sqlite.Repository).Close(); err != nil {
+				tb.Fatal(err)
+			}
+			return mustOpen(tb, dirs[old])
+		},
+	})
+}
