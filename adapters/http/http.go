@@ -1,0 +1,108 @@
+// Package http is the aggregator's HTTP API, built with Huma: it turns
+// requests into app calls and app results into JSON, and is the only layer
+// that knows status codes. Register adds every route to a huma.API.
+package http
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/uts-aggregator/uts-aggregator/app"
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+// Service is what the HTTP API needs from the application.
+type Service interface {
+	Publish(ctx context.Context, events []domain.Event) ([]domain.Outcome, error)
+	List(ctx context.Context, q app.ListQuery) (app.Page, error)
+	Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error)
+	Stats(ctx context.Context) (app.Stats, error)
+}
+
+// Options are the API's limits.
+type Options struct {
+	// MaxBatch is the most events one POST /publish may carry.
+	MaxBatch int
+	// MaxBodyBytes is the largest accepted request body.
+	MaxBodyBytes int64
+	// Logger receives unexpected errors.
+	Logger *slog.Logger
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxBatch     = 1000
+	DefaultMaxBodyBytes = 8 << 20
+)
+
+// NewConfig returns the Huma configuration of the API: OpenAPI 3.1 at
+// /openapi.json and /openapi.yaml, docs at /docs, and response bodies without
+// Huma's $schema links so that they stay what the seed service returned.
+func NewConfig(version string) huma.Config {
+	cfg := huma.DefaultConfig("uts-aggregator", version)
+	cfg.Info.Description = "Idempotent, persistent event aggregator: publish events at least once, " +
+		"it stores each (topic, event_id) exactly once and reports what it did with every event."
+	cfg.CreateHooks = nil
+	return cfg
+}
+
+// Register adds the aggregator's operations to api.
+func Register(api huma.API, svc Service, opts Options) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	h := &handlers{svc: svc, opts: opts}
+	registerPublish(api, h)
+	registerEvents(api, h)
+	registerStats(api, h)
+	registerHealth(api, h)
+}
+
+type handlers struct {
+	svc  Service
+	opts Options
+}
+
+// fail turns an app error into an HTTP error. It is the one place where
+// errors become status codes; anything unexpected is logged with its cause
+// and answered with a bare 500.
+func (h *handlers) fail(ctx context.Context, op string, err error) error {
+	switch {
+	case errors.Is(err, app.ErrNotFound):
+		return huma.Error404NotFound("no event with this topic and event_id")
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer.
+		return huma.NewError(499, "client closed request")
+	}
+	h.opts.Logger.ErrorContext(ctx, "request failed", "operation", op, "err", err)
+	return huma.Error500InternalServerError("internal error")
+}
+
+// invalidEvent reports a broken rule at its place in the body: loc is
+// "body" for a single event and "body[i]" for the i-th event of a batch.
+func invalidEvent(loc string, v *domain.ValidationError) error {
+	status := http.StatusUnprocessableEntity
+	if v.TooLarge {
+		status = http.StatusRequestEntityTooLarge
+	}
+	if v.Field != "" {
+		loc += "." + v.Field
+	}
+	return huma.NewError(status, "invalid event: "+loc+" "+v.Reason+"; nothing was stored",
+		&huma.ErrorDetail{Location: loc, Message: v.Reason})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func reflectType[T any]() reflect.Type { return reflect.TypeFor[T]() }

@@ -1,0 +1,206 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/uts-aggregator/uts-aggregator/app"
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+// EventBody is one event as publishers send it.
+type EventBody struct {
+	Topic     string          `json:"topic" doc:"Stream the event belongs to. Together with event_id it identifies the event." example:"pembayaran" minLength:"1" maxLength:"255"`
+	EventID   string          `json:"event_id" doc:"Publisher-chosen id, unique within the topic (a UUID is typical). Resending it is safe." example:"evt_abc_123" minLength:"1" maxLength:"255"`
+	Source    string          `json:"source" doc:"Who published the event." example:"powershell_test" minLength:"1" maxLength:"255"`
+	Payload   json.RawMessage `json:"payload" doc:"Any JSON object, stored byte for byte as sent (64 KiB by default)." example:"{\"amount\":50000,\"user_id\":\"u_001\"}"`
+	Timestamp *string         `json:"timestamp,omitempty" doc:"When the event happened, RFC 3339. A date-time without an offset is read as UTC. Optional: when absent none is invented." example:"2025-01-02T15:04:05Z" required:"false"`
+}
+
+// PublishInput is the body of POST /publish: one event or an array of them.
+// It is read raw so that payloads stay byte-exact and every error can name
+// the event it is about.
+type PublishInput struct {
+	RawBody []byte `contentType:"application/json"`
+}
+
+// PublishResult reports what the aggregator did with each published event.
+type PublishResult struct {
+	Received   int           `json:"received" doc:"Events in the request." example:"2"`
+	Accepted   int           `json:"accepted" doc:"Events stored for the first time." example:"1"`
+	Duplicates int           `json:"duplicates" doc:"Events dropped because their (topic, event_id) was already stored, conflicts included." example:"1"`
+	Conflicts  int           `json:"conflicts" doc:"The dropped events whose payload differed from the stored one (the first write wins)." example:"0"`
+	Results    []EventResult `json:"results" doc:"One entry per event, in request order."`
+}
+
+// EventResult is the outcome of one published event.
+type EventResult struct {
+	Topic   string `json:"topic" doc:"The event's topic." example:"pembayaran"`
+	EventID string `json:"event_id" doc:"The event's id." example:"evt_abc_123"`
+	Status  string `json:"status" doc:"accepted: newly stored; duplicate: already stored with the same payload; conflict: already stored with another payload, which is kept." enum:"accepted,duplicate,conflict" example:"accepted"`
+	Seq     int64  `json:"seq" doc:"Sequence number of the stored copy." example:"1"`
+}
+
+// PublishOutput is the 202 answer to POST /publish.
+type PublishOutput struct {
+	Body PublishResult
+}
+
+func registerPublish(api huma.API, h *handlers) {
+	huma.Register(api, huma.Operation{
+		OperationID: "publish-event",
+		Method:      http.MethodPost,
+		Path:        "/publish",
+		Summary:     "Publish one event or a batch",
+		Description: fmt.Sprintf("Send one event object or a JSON array of 1 to %d events. "+
+			"The answer comes after the outcome of every event is durably committed. "+
+			"If any event is invalid the whole request is rejected and nothing is stored.", h.opts.MaxBatch),
+		Tags:          []string{"Events"},
+		DefaultStatus: http.StatusAccepted,
+		// decodePublish validates the raw body and names each broken event.
+		SkipValidateBody: true,
+		MaxBodyBytes:     h.opts.MaxBodyBytes,
+		Errors:           []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusInternalServerError},
+	}, h.publish)
+
+	// The body is read raw; describe what it really holds.
+	eventSchema := api.OpenAPI().Components.Schemas.Schema(reflectType[EventBody](), true, "")
+	body := api.OpenAPI().Paths["/publish"].Post.RequestBody
+	body.Required = true
+	body.Content = map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{
+		OneOf: []*huma.Schema{eventSchema, {Type: huma.TypeArray, Items: eventSchema, MinItems: ptr(1), MaxItems: ptr(h.opts.MaxBatch)}},
+	}}}
+}
+
+func (h *handlers) publish(ctx context.Context, in *PublishInput) (*PublishOutput, error) {
+	events, batch, err := decodePublish(in.RawBody, h.opts.MaxBatch)
+	if err != nil {
+		return nil, err
+	}
+	outcomes, err := h.svc.Publish(ctx, events)
+	var invalid *app.InvalidEventError
+	if errors.As(err, &invalid) {
+		return nil, invalidEvent(eventLocation(batch, invalid.Index), invalid.Err)
+	}
+	if err != nil {
+		return nil, h.fail(ctx, "publish-event", err)
+	}
+	res := PublishResult{Received: len(events), Results: make([]EventResult, len(events))}
+	for i, o := range outcomes {
+		switch o.Status {
+		case domain.Accepted:
+			res.Accepted++
+		case domain.Conflict:
+			res.Conflicts++
+			res.Duplicates++
+		default:
+			res.Duplicates++
+		}
+		res.Results[i] = EventResult{Topic: events[i].Topic, EventID: events[i].EventID, Status: o.Status.String(), Seq: o.Seq}
+	}
+	return &PublishOutput{Body: res}, nil
+}
+
+func eventLocation(batch bool, i int) string {
+	if batch {
+		return fmt.Sprintf("body[%d]", i)
+	}
+	return "body"
+}
+
+// decodePublish reads a single event or an array of events. It reports
+// malformed JSON as 400, an oversized batch as 413 and a field of the wrong
+// type as 422 with the event's index.
+func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, false, huma.Error400BadRequest("request body is empty; send an event object or an array of events")
+	}
+	if !json.Valid(raw) {
+		return nil, false, huma.Error400BadRequest("request body is not valid JSON", malformedDetail(raw))
+	}
+	var items []json.RawMessage
+	switch raw[0] {
+	case '{':
+		items = []json.RawMessage{raw}
+	case '[':
+		batch = true
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, true, huma.Error400BadRequest("request body is not valid JSON")
+		}
+		if len(items) == 0 {
+			return nil, true, huma.Error422UnprocessableEntity("the batch is empty; send at least one event",
+				&huma.ErrorDetail{Location: "body", Message: "must contain at least one event"})
+		}
+		if len(items) > maxBatch {
+			return nil, true, huma.NewError(http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("the batch has %d events, more than the limit of %d; split it", len(items), maxBatch),
+				&huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("at most %d events per request", maxBatch)})
+		}
+	default:
+		return nil, false, huma.Error422UnprocessableEntity("the body must be an event object or an array of events",
+			&huma.ErrorDetail{Location: "body", Message: "expected an object or an array"})
+	}
+	events = make([]domain.Event, len(items))
+	for i, item := range items {
+		loc := eventLocation(batch, i)
+		e, verr := decodeEvent(item)
+		if verr != nil {
+			return nil, batch, invalidEvent(loc, verr)
+		}
+		events[i] = e
+	}
+	return events, batch, nil
+}
+
+func decodeEvent(item json.RawMessage) (domain.Event, *domain.ValidationError) {
+	if len(item) == 0 || item[0] != '{' {
+		return domain.Event{}, &domain.ValidationError{Field: "", Reason: "must be an event object"}
+	}
+	var b EventBody
+	if err := json.Unmarshal(item, &b); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return domain.Event{}, &domain.ValidationError{Field: typeErr.Field, Reason: "must be a " + jsonKind(typeErr.Type.Kind().String())}
+		}
+		return domain.Event{}, &domain.ValidationError{Reason: err.Error()}
+	}
+	e := domain.Event{Topic: b.Topic, EventID: b.EventID, Source: b.Source, Payload: b.Payload}
+	if bytes.Equal(b.Payload, []byte("null")) {
+		e.Payload = nil
+	}
+	if b.Timestamp != nil {
+		ts, err := domain.ParseTimestamp(*b.Timestamp)
+		if err != nil {
+			var v *domain.ValidationError
+			errors.As(err, &v)
+			return domain.Event{}, v
+		}
+		e.Timestamp = ts
+	}
+	return e, nil
+}
+
+func jsonKind(goKind string) string {
+	if goKind == "string" || goKind == "ptr" {
+		return "string"
+	}
+	return goKind
+}
+
+// malformedDetail points at where JSON parsing stopped.
+func malformedDetail(raw []byte) error {
+	var v any
+	err := json.Unmarshal(raw, &v)
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return &huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("%v (at byte %d)", syn, syn.Offset)}
+	}
+	return &huma.ErrorDetail{Location: "body", Message: fmt.Sprint(err)}
+}

@@ -1,0 +1,117 @@
+package http
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+// CountersBody is a tally of published events.
+type CountersBody struct {
+	Received           int64 `json:"received" doc:"Events published." example:"2"`
+	UniqueProcessed    int64 `json:"unique_processed" doc:"Events stored for the first time." example:"1"`
+	DuplicateDropped   int64 `json:"duplicate_dropped" doc:"Events dropped because their key was already stored; received = unique_processed + duplicate_dropped." example:"1"`
+	DuplicateConflicts int64 `json:"duplicate_conflicts" doc:"The dropped events whose payload differed from the stored one." example:"0"`
+}
+
+func toCounters(c domain.Counters) CountersBody {
+	return CountersBody{Received: c.Received, UniqueProcessed: c.Accepted, DuplicateDropped: c.Dropped, DuplicateConflicts: c.Conflicts}
+}
+
+// TopicCountersBody is one topic's lifetime tally.
+type TopicCountersBody struct {
+	CountersBody
+	StoredEvents int64 `json:"stored_events" doc:"Events of this topic in the store." example:"1"`
+}
+
+// StatsBody is the answer of GET /stats.
+type StatsBody struct {
+	CountersBody
+	Topics        []string                     `json:"topics" doc:"Every topic the store has seen, sorted." example:"[\"pembayaran\"]"`
+	UptimeSeconds float64                      `json:"uptime_seconds" doc:"Seconds since this process started." example:"12.5"`
+	StartedAt     time.Time                    `json:"started_at" doc:"When this process started (UTC)." example:"2025-01-02T15:04:05Z"`
+	Lifetime      CountersBody                 `json:"lifetime" doc:"The same counters over the store's whole life: across restarts and, on a shared store, across replicas."`
+	StoredEvents  int64                        `json:"stored_events" doc:"Unique events in the store." example:"1"`
+	PerTopic      map[string]TopicCountersBody `json:"per_topic" doc:"Lifetime counters per topic."`
+}
+
+// StatsOutput is the answer of GET /stats.
+type StatsOutput struct {
+	Body StatsBody
+}
+
+// HealthOutput is the answer of the health probes.
+type HealthOutput struct {
+	Body struct {
+		Status string `json:"status" doc:"ok when the probe passes." example:"ok"`
+	}
+}
+
+func registerStats(api huma.API, h *handlers) {
+	huma.Register(api, huma.Operation{
+		OperationID: "get-event-stats",
+		Method:      http.MethodGet,
+		Path:        "/stats",
+		Summary:     "Counters",
+		Description: "The top-level counters cover this process since it started (a restart sets them to zero); " +
+			"lifetime and per_topic come from the store and survive restarts. Reading them costs the same " +
+			"however many events are stored.",
+		Tags:   []string{"Stats"},
+		Errors: []int{http.StatusInternalServerError},
+	}, h.stats)
+}
+
+func (h *handlers) stats(ctx context.Context, _ *struct{}) (*StatsOutput, error) {
+	st, err := h.svc.Stats(ctx)
+	if err != nil {
+		return nil, h.fail(ctx, "get-event-stats", err)
+	}
+	b := StatsBody{
+		CountersBody:  toCounters(st.SinceStart),
+		Topics:        make([]string, len(st.Topics)),
+		UptimeSeconds: st.Uptime.Seconds(),
+		StartedAt:     st.StartedAt.UTC(),
+		Lifetime:      toCounters(st.Lifetime),
+		StoredEvents:  st.Lifetime.Accepted,
+		PerTopic:      make(map[string]TopicCountersBody, len(st.Topics)),
+	}
+	for i, t := range st.Topics {
+		b.Topics[i] = t.Topic
+		b.PerTopic[t.Topic] = TopicCountersBody{CountersBody: toCounters(t.Counters), StoredEvents: t.Accepted}
+	}
+	return &StatsOutput{Body: b}, nil
+}
+
+func registerHealth(api huma.API, h *handlers) {
+	huma.Register(api, huma.Operation{
+		OperationID: "get-health",
+		Method:      http.MethodGet,
+		Path:        "/healthz",
+		Summary:     "Liveness: the process is serving",
+		Tags:        []string{"Health"},
+	}, func(context.Context, *struct{}) (*HealthOutput, error) {
+		out := &HealthOutput{}
+		out.Body.Status = "ok"
+		return out, nil
+	})
+	huma.Register(api, huma.Operation{
+		OperationID: "get-readiness",
+		Method:      http.MethodGet,
+		Path:        "/readyz",
+		Summary:     "Readiness: the store answers",
+		Tags:        []string{"Health"},
+		Errors:      []int{http.StatusServiceUnavailable},
+	}, func(ctx context.Context, _ *struct{}) (*HealthOutput, error) {
+		if _, err := h.svc.Stats(ctx); err != nil {
+			h.opts.Logger.WarnContext(ctx, "not ready", "err", err)
+			return nil, huma.Error503ServiceUnavailable("the store is not usable")
+		}
+		out := &HealthOutput{}
+		out.Body.Status = "ok"
+		return out, nil
+	})
+}
