@@ -190,3 +190,6 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	}
 	return st, nil
 }
+
+// Queued reports how many publishes wait for the next group commit.
+func (s *Service) Queued() int { return len(s.committer.queue) }

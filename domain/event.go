@@ -118,18 +118,10 @@ func ParseTimestamp(s string) (time.Time, error) {
 		Reason: fmt.Sprintf("%q is not an RFC 3339 date-time such as 2025-01-02T15:04:05Z", s)}
 }
 
-// SamePayload reports whether two payloads carry the same JSON document,
-// ignoring insignificant white space. A retry that re-serialises its payload
-// with other spacing is still a duplicate, not a conflict.
-func SamePayload(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	return bytes.Equal(CompactPayload(a), CompactPayload(b))
-}
-
 // CompactPayload returns the payload without insignificant white space, the
-// form that SamePayload compares. Invalid JSON is returned unchanged.
+// form that PayloadDigest hashes: a retry that re-serialises its payload with
+// other spacing is still a duplicate, not a conflict. Invalid JSON is
+// returned unchanged.
 func CompactPayload(p []byte) []byte {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, p); err != nil {

@@ -1,0 +1,133 @@
+// Package architecture checks that imports point inward:
+// domain <- app <- adapters <- cmd, with no adapter importing another.
+package architecture
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/uts-aggregator/uts-aggregator"
+
+type pkg struct {
+	ImportPath   string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+	Standard     bool
+}
+
+// listPackages asks the go tool for every package of the module.
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(out)
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+// layer names the part of the module a package belongs to.
+func layer(path string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(path, module), "/")
+	parts := strings.Split(rel, "/")
+	switch parts[0] {
+	case "adapters":
+		if len(parts) > 1 && parts[1] != "internal" {
+			return "adapters/" + parts[1]
+		}
+		return "adapters/internal"
+	case "tests":
+		if len(parts) > 1 {
+			return "tests/" + parts[1]
+		}
+	}
+	return parts[0]
+}
+
+// allowed reports whether a package in layer from may import module package to.
+func allowed(from, to string) bool {
+	target := layer(to)
+	switch {
+	case from == "domain":
+		return target == "domain"
+	case from == "app":
+		return target == "domain" || target == "app"
+	case from == "adapters/internal":
+		return target == "domain" || target == "app" || target == "adapters/internal"
+	case strings.HasPrefix(from, "adapters/"):
+		return target == "domain" || target == "app" || target == "adapters/internal" || target == from
+	case from == "tests/e2e":
+		return false // it drives the container over HTTP only
+	}
+	return true // cmd and the other test suites wire everything together
+}
+
+func TestImportsPointInward(t *testing.T) {
+	pkgs := listPackages(t)
+	if len(pkgs) < 6 {
+		t.Fatalf("found only %d packages; is the module path right?", len(pkgs))
+	}
+	for _, p := range pkgs {
+		from := layer(p.ImportPath)
+		imports := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
+		for _, imp := range imports {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			if !allowed(from, imp) {
+				t.Errorf("%s imports %s: %s may not depend on %s", p.ImportPath, imp, from, layer(imp))
+			}
+		}
+	}
+}
+
+func TestDomainUsesOnlyTheStandardLibrary(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"/domain")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep != module+"/domain" {
+			t.Errorf("domain depends on %s; it may use only the standard library", dep)
+		}
+	}
+}
+
+func TestRulesCatchViolations(t *testing.T) {
+	for _, c := range []struct{ from, to string }{
+		{"domain", module + "/app"},
+		{"app", module + "/adapters/sqlite"},
+		{"adapters/sqlite", module + "/adapters/memory"},
+		{"adapters/http", module + "/cmd/server"},
+		{"tests/e2e", module + "/domain"},
+	} {
+		if allowed(c.from, c.to) {
+			t.Errorf("%s importing %s should be refused", c.from, c.to)
+		}
+	}
+}
