@@ -242,7 +242,9 @@ var errSecret = errors.New("disk I/O error at /var/lib/secret/aggregator.db: SEL
 func (brokenService) Publish(context.Context, []domain.Event) ([]domain.Outcome, error) {
 	return nil, errSecret
 }
-func (brokenService) List(context.Context, app.ListQuery) (app.Page, error) { return app.Page{}, errSecret }
+func (brokenService) List(context.Context, app.ListQuery) (app.Page, error) {
+	return app.Page{}, errSecret
+}
 func (brokenService) Get(context.Context, domain.Key) (domain.StoredEvent, error) {
 	return domain.StoredEvent{}, errSecret
 }

@@ -106,4 +106,3 @@ func newLogger(c config, w io.Writer) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("log format must be text or json, not %q", c.LogFormat)
 }
-
