@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -20,11 +19,13 @@ import (
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
 	"github.com/uts-aggregator/uts-aggregator/app"
-	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
+
+// maxConns bounds the connections: one writer at a time plus readers.
+const maxConns = 4
 
 // FileName is the database file inside the data directory.
 const FileName = "aggregator.db"
@@ -44,6 +45,7 @@ type Options struct {
 type Repository struct {
 	*bunstore.Repository
 	db      *bun.DB
+	stmts   writeStmts
 	writeMu sync.Mutex // SQLite has one writer; queue here, not on SQLITE_BUSY
 }
 
@@ -80,12 +82,20 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	// Keep connections open: closing one drops its page cache.
+	sqldb.SetMaxOpenConns(maxConns)
+	sqldb.SetMaxIdleConns(maxConns)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	if err := migrateUp(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Repository{Repository: bunstore.New(db, bunstore.Options{}), db: db}, nil
+	stmts, err := prepareWrites(ctx, sqldb)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Repository{Repository: bunstore.New(db, bunstore.Options{}), db: db, stmts: stmts}, nil
 }
 
 func migrateUp(ctx context.Context, db *bun.DB) error {
@@ -101,14 +111,6 @@ func migrateUp(ctx context.Context, db *bun.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
-}
-
-// Append implements app.EventRepository. Writers take turns: SQLite allows
-// one at a time.
-func (r *Repository) Append(ctx context.Context, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error) {
-	r.writeMu.Lock()
-	defer r.writeMu.Unlock()
-	return r.Repository.Append(ctx, events, receivedAt)
 }
 
 // Close closes the database.

@@ -127,7 +127,7 @@ func (r *Repository) Append(ctx context.Context, events []domain.Event, received
 func (r *Repository) AppendTx(ctx context.Context, db bun.IDB, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error) {
 	digests := make([]int64, len(events))
 	first := make(map[domain.Key]int, len(events)) // key -> index of its first event
-	var fresh []int                                 // indexes of first occurrences
+	var fresh []int                                // indexes of first occurrences
 	for i, e := range events {
 		digests[i] = domain.PayloadDigest(e.Payload)
 		if _, seen := first[e.Key()]; !seen {
@@ -193,7 +193,7 @@ func (r *Repository) AppendTx(ctx context.Context, db bun.IDB, events []domain.E
 		}
 		c.Count(o.Status)
 	}
-	if err := r.addCounts(ctx, db, counts); err != nil {
+	if err := AddCounts(ctx, db, counts); err != nil {
 		return nil, err
 	}
 	return outcomes, nil
@@ -230,9 +230,9 @@ func (r *Repository) lookup(ctx context.Context, db bun.IDB, keys []domain.Key, 
 	return nil
 }
 
-// addCounts adds the tallies to topic_stats, topics in name order so that
+// AddCounts adds the tallies to topic_stats, topics in name order so that
 // concurrent writers lock rows in the same order.
-func (r *Repository) addCounts(ctx context.Context, db bun.IDB, counts map[string]*domain.Counters) error {
+func AddCounts(ctx context.Context, db bun.IDB, counts map[string]*domain.Counters) error {
 	rows := make([]topicRow, 0, len(counts))
 	for topic, c := range counts {
 		rows = append(rows, topicRow{Topic: topic, Received: c.Received, Accepted: c.Accepted, Dropped: c.Dropped, Conflicts: c.Conflicts})
