@@ -116,61 +116,53 @@ func eventLocation(batch bool, i int) string {
 
 // decodePublish reads a single event or an array of events. It reports
 // malformed JSON as 400, an oversized batch as 413 and a field of the wrong
-// type as 422 with the event's index.
+// type as 422 with the event's index. The common case, a well-formed body,
+// costs one pass of the JSON decoder.
 func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool, err error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, false, huma.Error400BadRequest("request body is empty; send an event object or an array of events")
 	}
-	if !json.Valid(raw) {
-		return nil, false, huma.Error400BadRequest("request body is not valid JSON", malformedDetail(raw))
-	}
-	var items []json.RawMessage
+	var bodies []EventBody
 	switch raw[0] {
 	case '{':
-		items = []json.RawMessage{raw}
+		bodies = make([]EventBody, 1)
+		if err := json.Unmarshal(raw, &bodies[0]); err != nil {
+			return nil, false, explainDecodeError(raw, false)
+		}
 	case '[':
 		batch = true
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, true, huma.Error400BadRequest("request body is not valid JSON")
-		}
-		if len(items) == 0 {
-			return nil, true, huma.Error422UnprocessableEntity("the batch is empty; send at least one event",
-				&huma.ErrorDetail{Location: "body", Message: "must contain at least one event"})
-		}
-		if len(items) > maxBatch {
-			return nil, true, huma.NewError(http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("the batch has %d events, more than the limit of %d; split it", len(items), maxBatch),
-				&huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("at most %d events per request", maxBatch)})
+		if err := json.Unmarshal(raw, &bodies); err != nil {
+			return nil, true, explainDecodeError(raw, true)
 		}
 	default:
+		if !json.Valid(raw) {
+			return nil, false, malformed(raw)
+		}
 		return nil, false, huma.Error422UnprocessableEntity("the body must be an event object or an array of events",
 			&huma.ErrorDetail{Location: "body", Message: "expected an object or an array"})
 	}
-	events = make([]domain.Event, len(items))
-	for i, item := range items {
-		loc := eventLocation(batch, i)
-		e, verr := decodeEvent(item)
+	if len(bodies) == 0 {
+		return nil, true, huma.Error422UnprocessableEntity("the batch is empty; send at least one event",
+			&huma.ErrorDetail{Location: "body", Message: "must contain at least one event"})
+	}
+	if len(bodies) > maxBatch {
+		return nil, true, huma.NewError(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the batch has %d events, more than the limit of %d; split it", len(bodies), maxBatch),
+			&huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("at most %d events per request", maxBatch)})
+	}
+	events = make([]domain.Event, len(bodies))
+	for i, b := range bodies {
+		e, verr := toEvent(b)
 		if verr != nil {
-			return nil, batch, invalidEvent(loc, verr)
+			return nil, batch, invalidEvent(eventLocation(batch, i), verr)
 		}
 		events[i] = e
 	}
 	return events, batch, nil
 }
 
-func decodeEvent(item json.RawMessage) (domain.Event, *domain.ValidationError) {
-	if len(item) == 0 || item[0] != '{' {
-		return domain.Event{}, &domain.ValidationError{Field: "", Reason: "must be an event object"}
-	}
-	var b EventBody
-	if err := json.Unmarshal(item, &b); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return domain.Event{}, &domain.ValidationError{Field: typeErr.Field, Reason: "must be a " + jsonKind(typeErr.Type.Kind().String())}
-		}
-		return domain.Event{}, &domain.ValidationError{Reason: err.Error()}
-	}
+func toEvent(b EventBody) (domain.Event, *domain.ValidationError) {
 	e := domain.Event{Topic: b.Topic, EventID: b.EventID, Source: b.Source, Payload: b.Payload}
 	if bytes.Equal(b.Payload, []byte("null")) {
 		e.Payload = nil
@@ -187,6 +179,36 @@ func decodeEvent(item json.RawMessage) (domain.Event, *domain.ValidationError) {
 	return e, nil
 }
 
+// explainDecodeError finds out why a body did not decode: malformed JSON
+// (400), or which event has a value of the wrong type (422).
+func explainDecodeError(raw []byte, batch bool) error {
+	if !json.Valid(raw) {
+		return malformed(raw)
+	}
+	items := []json.RawMessage{raw}
+	if batch {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return malformed(raw)
+		}
+	}
+	for i, item := range items {
+		loc := eventLocation(batch, i)
+		if len(item) == 0 || item[0] != '{' {
+			return invalidEvent(loc, &domain.ValidationError{Reason: "must be an event object"})
+		}
+		var b EventBody
+		err := json.Unmarshal(item, &b)
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return invalidEvent(loc, &domain.ValidationError{Field: typeErr.Field, Reason: "must be a " + jsonKind(typeErr.Type.Kind().String())})
+		}
+		if err != nil {
+			return invalidEvent(loc, &domain.ValidationError{Reason: err.Error()})
+		}
+	}
+	return malformed(raw)
+}
+
 func jsonKind(goKind string) string {
 	if goKind == "string" || goKind == "ptr" {
 		return "string"
@@ -194,13 +216,14 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// malformedDetail points at where JSON parsing stopped.
-func malformedDetail(raw []byte) error {
+// malformed reports where JSON parsing stopped.
+func malformed(raw []byte) error {
 	var v any
 	err := json.Unmarshal(raw, &v)
+	msg := fmt.Sprint(err)
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		return &huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("%v (at byte %d)", syn, syn.Offset)}
+		msg = fmt.Sprintf("%v (at byte %d)", syn, syn.Offset)
 	}
-	return &huma.ErrorDetail{Location: "body", Message: fmt.Sprint(err)}
+	return huma.Error400BadRequest("request body is not valid JSON", &huma.ErrorDetail{Location: "body", Message: msg})
 }
