@@ -25,6 +25,16 @@ type Options struct {
 	LogDuplicatesEvery int
 	// MaxGroupEvents caps how many events one group commit may hold.
 	MaxGroupEvents int
+	// Observer, if set, is told about every group commit.
+	Observer CommitObserver
+}
+
+// CommitObserver is told about every durable group commit, for example to
+// export metrics. It is called from the committer, so it must be quick.
+type CommitObserver interface {
+	// Committed reports one commit: the tally of its outcomes, how many
+	// publish calls shared it, and how long the store took.
+	Committed(c domain.Counters, publishes int, took time.Duration)
 }
 
 // Service runs the aggregator's use cases. Create it with New and stop it with
@@ -90,7 +100,7 @@ func (s *Service) Publish(ctx context.Context, events []domain.Event) ([]domain.
 
 // record counts committed outcomes and logs dropped events. The committer
 // calls it once per group, after the commit.
-func (s *Service) record(events []domain.Event, outcomes []domain.Outcome) {
+func (s *Service) record(events []domain.Event, outcomes []domain.Outcome, publishes int, took time.Duration) {
 	var c domain.Counters
 	for i, o := range outcomes {
 		c.Count(o.Status)
@@ -108,6 +118,9 @@ func (s *Service) record(events []domain.Event, outcomes []domain.Outcome) {
 	s.accepted.Add(c.Accepted)
 	s.dropped.Add(c.Dropped)
 	s.conflicts.Add(c.Conflicts)
+	if s.opts.Observer != nil {
+		s.opts.Observer.Committed(c, publishes, took)
+	}
 }
 
 func (s *Service) shouldLogDuplicate() bool {
