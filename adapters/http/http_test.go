@@ -331,3 +331,35 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 		t.Errorf("/docs: %d", r.Code)
 	}
 }
+
+func TestOpenAPIFieldsHaveDescriptionsAndExamples(t *testing.T) {
+	api := newAPI(t, httpadapter.Options{})
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(record(api.Get("/openapi.json")).Body, &spec); err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for name, schema := range spec.Components.Schemas {
+		if strings.HasPrefix(name, "Error") { // Huma's problem+json model
+			continue
+		}
+		for field, prop := range schema.Properties {
+			_, hasDoc := prop["description"]
+			_, hasExamples := prop["examples"]
+			_, hasExample := prop["example"]
+			if !hasDoc || !(hasExamples || hasExample) {
+				t.Errorf("%s.%s: description %v, example %v", name, field, hasDoc, hasExamples || hasExample)
+			}
+			checked++
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked only %d fields", checked)
+	}
+}

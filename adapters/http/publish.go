@@ -36,7 +36,7 @@ type PublishResult struct {
 	Accepted   int           `json:"accepted" doc:"Events stored for the first time." example:"1"`
 	Duplicates int           `json:"duplicates" doc:"Events dropped because their (topic, event_id) was already stored, conflicts included." example:"1"`
 	Conflicts  int           `json:"conflicts" doc:"The dropped events whose payload differed from the stored one (the first write wins)." example:"0"`
-	Results    []EventResult `json:"results" doc:"One entry per event, in request order."`
+	Results    []EventResult `json:"results" doc:"One entry per event, in request order." example:"[{\"topic\":\"pembayaran\",\"event_id\":\"evt_abc_123\",\"status\":\"duplicate\",\"seq\":1}]"`
 }
 
 // EventResult is the outcome of one published event.

@@ -34,9 +34,9 @@ type StatsBody struct {
 	Topics        []string                     `json:"topics" doc:"Every topic the store has seen, sorted." example:"[\"pembayaran\"]"`
 	UptimeSeconds float64                      `json:"uptime_seconds" doc:"Seconds since this process started." example:"12.5"`
 	StartedAt     time.Time                    `json:"started_at" doc:"When this process started (UTC)." example:"2025-01-02T15:04:05Z"`
-	Lifetime      CountersBody                 `json:"lifetime" doc:"The same counters over the store's whole life: across restarts and, on a shared store, across replicas."`
+	Lifetime      CountersBody                 `json:"lifetime" doc:"The same counters over the store's whole life: across restarts and, on a shared store, across replicas." example:"{\"received\":3,\"unique_processed\":1,\"duplicate_dropped\":2,\"duplicate_conflicts\":0}"`
 	StoredEvents  int64                        `json:"stored_events" doc:"Unique events in the store." example:"1"`
-	PerTopic      map[string]TopicCountersBody `json:"per_topic" doc:"Lifetime counters per topic."`
+	PerTopic      map[string]TopicCountersBody `json:"per_topic" doc:"Lifetime counters per topic." example:"{\"pembayaran\":{\"received\":3,\"unique_processed\":1,\"duplicate_dropped\":2,\"duplicate_conflicts\":0,\"stored_events\":1}}"`
 }
 
 // StatsOutput is the answer of GET /stats.

@@ -77,7 +77,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + filepath.Join(dir, FileName) + "?" + q.Encode()
+	path := (&url.URL{Path: filepath.Join(dir, FileName)}).EscapedPath()
+	dsn := "file:" + path + "?" + q.Encode()
 	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)

@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/sqlite"
@@ -36,4 +38,15 @@ func TestRepositoryContract(t *testing.T) {
 			return mustOpen(tb, dirs[old])
 		},
 	})
+}
+
+func TestOpenPathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a%20b c?d#e")
+	r := mustOpen(t, dir)
+	if _, err := r.Stats(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, sqlite.FileName)); err != nil {
+		t.Fatalf("database not at the given path: %v", err)
+	}
 }

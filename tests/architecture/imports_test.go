@@ -92,13 +92,15 @@ func TestImportsPointInward(t *testing.T) {
 	}
 	for _, p := range pkgs {
 		from := layer(p.ImportPath)
-		imports := append(append(append([]string{}, p.Imports...), p.TestImports...), p.XTestImports...)
-		for _, imp := range imports {
-			if !strings.HasPrefix(imp, module) {
-				continue
-			}
-			if !allowed(from, imp) {
+		for _, imp := range p.Imports {
+			if strings.HasPrefix(imp, module) && !allowed(from, imp) {
 				t.Errorf("%s imports %s: %s may not depend on %s", p.ImportPath, imp, from, layer(imp))
+			}
+		}
+		// Tests may also use the in-memory store as their test double.
+		for _, imp := range append(append([]string{}, p.TestImports...), p.XTestImports...) {
+			if strings.HasPrefix(imp, module) && !allowed(from, imp) && !(from != "tests/e2e" && layer(imp) == "adapters/memory") {
+				t.Errorf("test of %s imports %s: %s may not depend on %s", p.ImportPath, imp, from, layer(imp))
 			}
 		}
 	}
