@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# Benchmarks the aggregator with cmd/loadgen and writes BENCHMARKS.md.
+#
+# Each scenario runs against a fresh server (static build, fresh temp data
+# directory, duplicate logging off) on 127.0.0.1:
+#   a. batches of 500, concurrency 4, 20% duplicates, UUIDv4 ids: events/s
+#      while the store fills up to BENCH_N1 unique events, then while it
+#      grows from BENCH_N1 to BENCH_N2; the server's peak RSS throughout.
+#   b. one event per request, concurrency 32: the aggregator against
+#      `loadgen -serve-empty`, the bare net/http baseline.
+#   c. on the store of (a): GET /events?limit=1000 at several depths, GET
+#      /stats, and server startup time on that store.
+# Every number in BENCHMARKS.md comes from loadgen's -json reports, curl's
+# timings or the scripts' own clocks; the raw reports go to bench-out/.
+#
+# Environment (defaults in brackets):
+#   BENCH_N1 [1000000]      unique events stored by the first phase of (a)
+#   BENCH_N2 [10000000]     unique events stored at the end of (a)
+#   BENCH_NB [200000]       events sent in each run of (b)
+#   BENCH_READ_REPS [20]    timed repetitions of each read in (c)
+#   BENCH_STARTS [3]        timed server starts in (c)
+#   BENCH_VERIFY [true]     let loadgen list and check every stored event
+#   BENCH_SERVER_FLAGS []   extra server flags, e.g. "-sqlite-synchronous normal"
+#   BENCH_OUT [BENCHMARKS.md at the repository root]
+#   BENCH_RAW [bench-out/ at the repository root]  raw reports and logs
+#   TMPDIR [/tmp]           where the data directories go (scenario a at 10M
+#                           events needs about 4 GB)
+#
+# A smoke run that takes about a minute:
+#   BENCH_N1=50000 BENCH_N2=100000 BENCH_NB=20000 BENCH_READ_REPS=5 BENCH_STARTS=1 \
+#     BENCH_OUT=/tmp/BENCHMARKS.md BENCH_RAW=/tmp/bench-raw scripts/bench.sh
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+N1=${BENCH_N1:-1000000}
+N2=${BENCH_N2:-10000000}
+NB=${BENCH_NB:-200000}
+READ_REPS=${BENCH_READ_REPS:-20}
+STARTS=${BENCH_STARTS:-3}
+VERIFY=${BENCH_VERIFY:-true}
+OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
+RAW=${BENCH_RAW:-$ROOT/bench-out}
+DUP=0.2
+
+if ((N1 < 1000 || N2 <= N1 || NB < 1)); then
+	echo "need 1000 <= BENCH_N1 < BENCH_N2 and BENCH_NB >= 1" >&2
+	exit 2
+fi
+for tool in curl jq awk go; do
+	command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 2; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/uts-bench.XXXXXX")
+# shellcheck source=scripts/bench-lib.sh
+source "$ROOT/scripts/bench-lib.sh"
+cleanup() {
+	stop_started
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+read -r -a SERVER_FLAGS <<<"${BENCH_SERVER_FLAGS:-}"
+mkdir -p "$RAW"
+rm -f "$RAW"/*.json "$RAW"/*.log "$RAW"/*.txt
+
+log() { echo "bench: $*" >&2; }
+
+# events_for UNIQUE: how many events to send, 20% of them resends, so that
+# UNIQUE of them are new.
+events_for() { awk -v u="$1" -v d="$DUP" 'BEGIN { printf "%d", u / (1 - d) + 0.5 }'; }
+
+# loadgen NAME ARGS...: run loadgen with -json, keep its report as NAME.json.
+loadgen() {
+	local name=$1
+	shift
+	log "loadgen $name: $*"
+	if ! "$WORK/loadgen" -json -progress lines "$@" >"$RAW/$name.json" 2>"$RAW/$name.log"; then
+		cat "$RAW/$name.log" >&2
+		echo "bench: loadgen $name failed" >&2
+		exit 1
+	fi
+}
+
+# field NAME JQ: read a value from report NAME.
+field() { jq -r "$2" "$RAW/$1.json"; }
+
+# rss_sampler PID FILE: append "ms rss_kib" to FILE every 200 ms while PID lives.
+rss_sampler() {
+	local pid=$1 file=$2 rss
+	while rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) && [[ -n $rss ]]; do
+		echo "$(($(now_ns) / 1000000)) $rss" >>"$file"
+		sleep 0.2
+	done
+}
+
+max_rss_mib() { awk '$2 > m { m = $2 } END { printf "%.0f", m / 1024 }' "$1"; }
+
+# time_get URL REPS: set TIME_MEDIAN and TIME_MAX to the median and the max
+# of curl's time_total over REPS GETs of URL, in milliseconds; fail unless
+# every answer is 200.
+time_get() {
+	local url=$1 reps=$2 i out
+	: >"$WORK/times"
+	for ((i = 0; i < reps; i++)); do
+		out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "$url")
+		if [[ ${out%% *} != 200 ]]; then
+			echo "bench: GET $url answered ${out%% *}" >&2
+			exit 1
+		fi
+		echo "${out#* }" >>"$WORK/times"
+	done
+	read -r TIME_MEDIAN TIME_MAX < <(sort -g "$WORK/times" |
+		awk '{ t[NR] = $1 * 1000 } END { printf "%.2f %.2f\n", t[int((NR + 1) / 2)], t[NR] }')
+}
+
+log "building static binaries"
+build_binaries
+
+# --- a. bulk ingest into an empty store, then on to N2 ---------------------
+log "scenario a: batch 500, concurrency 4, ${N1} then ${N2} unique events"
+start_server "$WORK/data-a" "$RAW/server-a.log"
+: >"$WORK/rss-a"
+rss_sampler "$SERVER_PID" "$WORK/rss-a" &
+SAMPLER_PID=$!
+STARTED_PIDS+=("$SAMPLER_PID")
+bulk=(-url "$SERVER_URL" -batch 500 -concurrency 4 -duplicates "$DUP" -ids uuidv4 -verify="$VERIFY")
+loadgen a1 "${bulk[@]}" -events "$(events_for "$N1")"
+rss_a1=$(max_rss_mib "$WORK/rss-a")
+loadgen a2 "${bulk[@]}" -events "$(events_for $((N2 - N1)))"
+rss_a=$(max_rss_mib "$WORK/rss-a")
+
+# --- c. reads and startup on the store of (a) -------------------------------
+log "scenario c: reads and startup on the store of (a)"
+curl -sf "$SERVER_URL/stats" >"$RAW/c-stats.json"
+stored=$(jq -r '.stored_events' "$RAW/c-stats.json")
+topic=$(field a2 '.topic_prefix')-0
+reads=()
+for spec in \
+	"after=0 (first page)|after=0" \
+	"after=$((stored / 2)) (middle)|after=$((stored / 2))" \
+	"after=$((stored - 1000)) (last page)|after=$((stored - 1000))" \
+	"topic=$topic, after=$((stored / 2))|topic=$topic&after=$((stored / 2))"; do
+	time_get "$SERVER_URL/events?limit=1000&${spec#*|}" "$READ_REPS"
+	reads+=("| \`GET /events?limit=1000\` ${spec%%|*} | $TIME_MEDIAN | $TIME_MAX |")
+done
+time_get "$SERVER_URL/stats" "$READ_REPS"
+reads+=("| \`GET /stats\` | $TIME_MEDIAN | $TIME_MAX |")
+store_mib=$(du -sm "$WORK/data-a" | awk '{ print $1 }')
+stop_pid "$SERVER_PID"
+stop_pid "$SAMPLER_PID"
+starts=()
+for ((i = 0; i < STARTS; i++)); do
+	start_server "$WORK/data-a" "$RAW/server-c-$i.log"
+	starts+=("$SERVER_STARTUP_MS")
+	stop_pid "$SERVER_PID"
+done
+startup_ms=$(printf '%s\n' "${starts[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+
+# --- b. one event per request: aggregator vs empty net/http handler ---------
+log "scenario b: one event per request, concurrency 32, ${NB} events"
+start_server "$WORK/data-b" "$RAW/server-b.log"
+single=(-batch 1 -concurrency 32 -duplicates "$DUP" -ids uuidv4 -events "$NB")
+loadgen b-aggregator -url "$SERVER_URL" "${single[@]}" -verify="$VERIFY"
+stop_pid "$SERVER_PID"
+start_empty "$RAW/empty.log"
+loadgen b-empty -url "$EMPTY_URL" "${single[@]}" -verify=false
+stop_pid "$EMPTY_PID"
+
+# --- BENCHMARKS.md -----------------------------------------------------------
+log "writing $OUT"
+fmt0() { printf "%.0f" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+fmt2() { printf "%.2f" "$1"; }
+row() { # NAME LABEL: one results row from report NAME
+	echo "| $2 | $(fmt0 "$(field "$1" .events_sent)") | $(fmt0 "$(field "$1" .unique_events)") | $(fmt2 "$(field "$1" .elapsed_seconds)") | **$(fmt0 "$(field "$1" .events_per_second)")** | $(fmt0 "$(field "$1" .requests_per_second)") | $(fmt2 "$(field "$1" .latency_p50_ms)") | $(fmt2 "$(field "$1" .latency_p99_ms)") | $(fmt2 "$(field "$1" .latency_max_ms)") |"
+}
+ratio=$(awk -v a="$(field b-aggregator .events_per_second)" -v e="$(field b-empty .events_per_second)" 'BEGIN { printf "%.2f", a / e }')
+commit=$(cd "$ROOT" && git rev-parse HEAD 2>/dev/null || echo unknown)
+if [[ -n $(cd "$ROOT" && GIT_OPTIONAL_LOCKS=0 git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+	commit="$commit (with uncommitted changes)"
+fi
+# The server's default, from its own help text, unless the flags override it.
+synchronous=$({ "$WORK/server" -h 2>&1 || true; } |
+	awk '/-sqlite-synchronous/ { on = 1; next } on && match($0, /default "[a-z]+"/) { print substr($0, RSTART + 9, RLENGTH - 10); exit }')
+for ((i = 0; i < ${#SERVER_FLAGS[@]}; i++)); do
+	case ${SERVER_FLAGS[i]} in
+	-sqlite-synchronous | --sqlite-synchronous) synchronous=${SERVER_FLAGS[i + 1]:-} ;;
+	-sqlite-synchronous=* | --sqlite-synchronous=*) synchronous=${SERVER_FLAGS[i]#*=} ;;
+	esac
+done
+server_cmd="server -log-duplicates-every 0${SERVER_FLAGS[*]+ ${SERVER_FLAGS[*]}}"
+smoke=""
+if [[ -n ${BENCH_N1:-}${BENCH_N2:-}${BENCH_NB:-} ]]; then
+	smoke="> Sizes differ from the defaults (N1=1,000,000, N2=10,000,000, NB=200,000): treat this as a smoke run, not as the reference numbers."
+fi
+checks="the 202 answers and the per-topic counters of \`GET /stats\`"
+if [[ $VERIFY == true ]]; then
+	checks="the 202 answers, the per-topic counters of \`GET /stats\` and every stored event through \`GET /events\`"
+fi
+{
+	cat <<EOF
+# Benchmarks
+
+Produced by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); every number below comes from that run.
+
+${smoke}
+
+## Machine
+
+| | |
+|---|---|
+| CPU | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') |
+| Cores (nproc) | $(nproc) |
+| Kernel | $(uname -sr) |
+| Go | $(go version | awk '{ print $3, $4 }') |
+| Commit | $commit |
+
+\`\`\`
+$ free -g
+$(free -g)
+\`\`\`
+
+## Setup
+
+Static server binary (\`CGO_ENABLED=0\`, pure-Go SQLite store, SQLite \`synchronous=${synchronous}\`), started as
+\`${server_cmd}\` with a fresh data directory in \`${TMPDIR:-/tmp}\` per scenario;
+client and server on the same machine over 127.0.0.1. Load from \`cmd/loadgen\`; ~100-byte payloads, 10 topics, 20% of the sent events are
+byte-identical resends of earlier ones. events/s counts sent events (resends included) per second of wall time.
+After each aggregator run loadgen checked ${checks} (not timed).
+
+## Results
+
+### a. Bulk ingest: batches of 500, concurrency 4, UUIDv4
+
+| Phase | Events sent | Unique stored | Seconds | Events/s | Requests/s | p50 ms | p99 ms | max ms |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+$(row a1 "empty store → $(fmt0 "$(field a1 .unique_events)") stored")
+$(row a2 "$(fmt0 "$(field a1 .unique_events)") → $(fmt0 "$stored") stored")
+
+Server peak RSS (VmRSS, sampled every 200 ms): **${rss_a1} MiB** up to the end of the first phase, **${rss_a} MiB** over the
+whole scenario (verification included). Store on disk at the end: ${store_mib} MiB.
+
+### b. One event per request, concurrency 32
+
+| Target | Events sent | Unique | Seconds | Events/s | Requests/s | p50 ms | p99 ms | max ms |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+$(row b-aggregator "aggregator (SQLite)")
+$(row b-empty "\`loadgen -serve-empty\` (bare net/http)")
+
+Aggregator / bare net/http throughput: **${ratio}**.
+
+### c. Reads and startup on the store of (a) ($(fmt0 "$stored") events)
+
+Timed client-side with \`curl -w %{time_total}\` over loopback (the server does not time requests itself), ${READ_REPS}
+requests each, one at a time, on the idle server.
+
+| Request | median ms | max ms |
+|---|---:|---:|
+$(printf '%s\n' "${reads[@]}")
+
+Server startup on that store, from exec to the first 200 from \`/healthz\`: **${startup_ms} ms** (median of ${STARTS}:
+$(printf '%s ms, ' "${starts[@]}" | sed 's/, $//')).
+
+## Raw reports
+
+\`\`\`
+EOF
+	for name in a1 a2 b-aggregator b-empty; do
+		echo "$name: $(jq -c 'del(.problems)' "$RAW/$name.json")"
+	done
+	echo '```'
+} >"$OUT"
+log "done: $OUT (raw reports in $RAW)"
