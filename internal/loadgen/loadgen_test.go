@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bytes"
@@ -325,7 +325,7 @@ func (f *fakeAggregator) list(w http.ResponseWriter, r *http.Request) {
 func runLoadgen(t *testing.T, args ...string) (int, report, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), append([]string{"-json", "-progress", "none"}, args...), &stdout, &stderr)
+	code := Run(context.Background(), append([]string{"-json", "-progress", "none"}, args...), &stdout, &stderr)
 	var rep report
 	if stdout.Len() > 0 {
 		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
@@ -402,8 +402,8 @@ func TestOptions(t *testing.T) {
 	for _, args := range [][]string{
 		{"-duplicates", "1.5"}, {"-batch", "0"}, {"-ids", "uuidv1"}, {"-url", "localhost"}, {"extra"},
 	} {
-		if code := run(context.Background(), args, io.Discard, io.Discard); code != exitUsage {
-			t.Errorf("run(%q) = %d, want %d", args, code, exitUsage)
+		if code := Run(context.Background(), args, io.Discard, io.Discard); code != exitUsage {
+			t.Errorf("Run(%q) = %d, want %d", args, code, exitUsage)
 		}
 	}
 	o, err := parseOptions(nil, io.Discard)
