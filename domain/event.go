@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -96,6 +97,9 @@ func checkName(field, v string, maxLen int) error {
 			Reason: fmt.Sprintf("is %d bytes, more than the limit of %d", len(v), maxLen)}
 	case !utf8.ValidString(v):
 		return &ValidationError{Field: field, Reason: "must be valid UTF-8"}
+	case strings.IndexByte(v, 0) >= 0:
+		// Not storable in PostgreSQL text, and never meaningful in a name.
+		return &ValidationError{Field: field, Reason: "must not contain a NUL character"}
 	}
 	return nil
 }

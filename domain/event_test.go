@@ -29,6 +29,7 @@ func TestEventValidate(t *testing.T) {
 		{"LongEventID", func(e *domain.Event) { e.EventID = strings.Repeat("e", domain.MaxEventIDLen+1) }, "event_id", false},
 		{"BadUTF8Source", func(e *domain.Event) { e.Source = "\xff" }, "source", false},
 		{"EmptySource", func(e *domain.Event) { e.Source = "" }, "source", false},
+		{"NULInEventID", func(e *domain.Event) { e.EventID = "a\x00b" }, "event_id", false},
 		{"MissingPayload", func(e *domain.Event) { e.Payload = nil }, "payload", false},
 		{"ArrayPayload", func(e *domain.Event) { e.Payload = []byte(`[1,2]`) }, "payload", false},
 		{"StringPayload", func(e *domain.Event) { e.Payload = []byte(`"x"`) }, "payload", false},
