@@ -19,7 +19,7 @@ var _ app.EventRepository = (*Repository)(nil)
 // Repository is an in-memory EventRepository, safe for concurrent use.
 type Repository struct {
 	mu     sync.RWMutex
-	events []domain.StoredEvent // in seq order; seq = index + 1
+	events []domain.StoredEvent // in seq order; seq = index + 1 unless loaded with gaps
 	byKey  map[domain.Key]int   // index into events
 	digest []int64              // payload digests, parallel to events
 	topics map[string]*domain.Counters
@@ -42,7 +42,7 @@ func (r *Repository) Append(_ context.Context, events []domain.Event, receivedAt
 			o = domain.Outcome{Status: domain.Classify(r.digest[idx], d), Seq: r.events[idx].Seq}
 		} else {
 			e.Payload = slices.Clone(e.Payload)
-			stored := domain.StoredEvent{Event: e, Seq: int64(len(r.events) + 1), ReceivedAt: receivedAt}
+			stored := domain.StoredEvent{Event: e, Seq: r.lastSeq() + 1, ReceivedAt: receivedAt}
 			r.byKey[e.Key()] = len(r.events)
 			r.events = append(r.events, stored)
 			r.digest = append(r.digest, d)
@@ -64,8 +64,9 @@ func (r *Repository) List(_ context.Context, q app.ListQuery) ([]domain.StoredEv
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var out []domain.StoredEvent
-	// seq = index + 1, so the cursor is also the start index.
-	for i := int(max(q.After, 0)); i < len(r.events) && len(out) < q.Limit; i++ {
+	// events are in seq order: find the first one after the cursor.
+	start := sort.Search(len(r.events), func(i int) bool { return r.events[i].Seq > q.After })
+	for i := start; i < len(r.events) && len(out) < q.Limit; i++ {
 		if q.Topic == "" || r.events[i].Topic == q.Topic {
 			out = append(out, r.events[i])
 		}

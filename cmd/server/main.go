@@ -2,6 +2,9 @@
 //
 //	server [flags]            serve (see -h for flags and AGGREGATOR_* variables)
 //	server healthcheck        exit 0 if the local server answers /healthz (for Docker)
+//	server export [flags]     write the configured store as NDJSON to stdout
+//	server import [flags]     read an export from stdin into the configured, empty store
+//	server loadgen [flags]    publish a test load and verify it (see internal/loadgen)
 package main
 
 import (
@@ -21,9 +24,12 @@ import (
 
 	httpadapter "github.com/uts-aggregator/uts-aggregator/adapters/http"
 	"github.com/uts-aggregator/uts-aggregator/adapters/memory"
+	"github.com/uts-aggregator/uts-aggregator/adapters/metrics"
+	"github.com/uts-aggregator/uts-aggregator/adapters/postgres"
 	"github.com/uts-aggregator/uts-aggregator/adapters/sqlite"
 	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/domain"
+	"github.com/uts-aggregator/uts-aggregator/internal/loadgen"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -39,8 +45,18 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "healthcheck" {
-		return healthcheck(args[1:], getenv)
+	if len(args) > 0 {
+		switch args[0] {
+		case "healthcheck":
+			return healthcheck(args[1:], getenv)
+		case "export", "import":
+			return transfer(ctx, args[0], args[1:], getenv, os.Stdin, stdout, stderr)
+		case "loadgen":
+			if code := loadgen.Run(ctx, args[1:], stdout, stderr); code != 0 {
+				os.Exit(code)
+			}
+			return nil
+		}
 	}
 	cfg, err := parseConfig("server", args, getenv, stderr)
 	if err != nil {
@@ -63,6 +79,10 @@ func openStore(ctx context.Context, cfg config) (store, error) {
 	switch cfg.Store {
 	case "memory":
 		return nopCloser{memory.New()}, nil
+	case "postgres":
+		return postgres.Open(ctx, cfg.PostgresDSN, postgres.Options{
+			MaxConns: cfg.PostgresMaxConns, ConnMaxLifetime: cfg.PostgresConnMaxAge,
+		})
 	default:
 		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
 	}
@@ -81,14 +101,18 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		return err
 	}
 	defer repo.Close()
-	svc := app.New(repo, app.Options{
+	var svc *app.Service
+	recorder := metrics.New(func() int { return svc.Queued() })
+	svc = app.New(repo, app.Options{
 		Limits:             domain.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes},
 		Logger:             logger,
 		LogDuplicatesEvery: cfg.LogDuplicatesEvery,
+		Observer:           recorder,
 	})
 	defer svc.Close()
 
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", recorder.Handler())
 	api := humago.New(mux, httpadapter.NewConfig(version))
 	httpadapter.Register(api, svc, httpadapter.Options{
 		MaxBatch: cfg.MaxBatch, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger,

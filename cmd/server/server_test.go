@@ -132,6 +132,18 @@ func TestSeedDemoInMemory(t *testing.T) {
 	var st statsBody
 	getJSON(t, base+"/stats", &st)
 	wantCounters(t, st.counters, 2, 1, 1)
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`aggregator_events_total{outcome="accepted"} 1`, `aggregator_events_total{outcome="duplicate"} 1`, "aggregator_commit_queue 0"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 // A batch of 5000 events with 1000 duplicates: 400 repeat events inside the
@@ -226,4 +238,3 @@ func TestHealthcheckCommand(t *testing.T) {
 		t.Fatal("healthcheck passed with the server stopped")
 	}
 }
-

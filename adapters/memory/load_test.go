@@ -1,0 +1,13 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/uts-aggregator/uts-aggregator/adapters/memory"
+	"github.com/uts-aggregator/uts-aggregator/app"
+	"github.com/uts-aggregator/uts-aggregator/app/apptest"
+)
+
+func TestLoaderContract(t *testing.T) {
+	apptest.RunLoaderContract(t, func(testing.TB) app.ImportTarget { return memory.New() })
+}
