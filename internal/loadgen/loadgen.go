@@ -31,7 +31,6 @@ import (
 	"golang.org/x/term"
 )
 
-
 // Exit codes.
 const (
 	exitOK       = 0
