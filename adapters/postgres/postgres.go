@@ -110,7 +110,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Repository, error) {
 	writer.SetMaxIdleConns(writeConns)
 	writer.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	return &Repository{
-		Repository: bunstore.New(db, bunstore.Options{SortKeys: true}),
+		Repository: bunstore.New(db, bunstore.Options{}),
 		db:         db,
 		writer:     writer,
 	}, nil

@@ -24,7 +24,7 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// maxConns bounds the connections: one writer at a time plus readers.
+// maxConns bounds the connections: the writer's plus three for readers.
 const maxConns = 4
 
 // FileName is the database file inside the data directory.
@@ -37,16 +37,23 @@ type Options struct {
 	// loss; "normal" survives a process crash but may lose the last commits
 	// on power loss.
 	Synchronous string
-	// CacheMiB is the page cache of each connection.
-	CacheMiB int
+	// WriterCacheMiB is the page cache of the writing connection (32 by
+	// default): the indexes' hot pages live there.
+	WriterCacheMiB int
+	// ReaderCacheMiB is the page cache of each reading connection (8 by
+	// default).
+	ReaderCacheMiB int
 }
 
 // Repository is the SQLite EventRepository.
 type Repository struct {
 	*bunstore.Repository
-	db      *bun.DB
+	db *bun.DB
+	// writeMu guards the writer: SQLite has one writer at a time, so writes
+	// queue here rather than on SQLITE_BUSY.
+	writeMu sync.Mutex
+	writer  *sql.Conn // the one connection Append writes on
 	stmts   writeStmts
-	writeMu sync.Mutex // SQLite has one writer; queue here, not on SQLITE_BUSY
 }
 
 var _ app.EventRepository = (*Repository)(nil)
@@ -60,8 +67,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 	if opts.Synchronous != "full" && opts.Synchronous != "normal" {
 		return nil, fmt.Errorf("sqlite synchronous must be full or normal, not %q", opts.Synchronous)
 	}
-	if opts.CacheMiB <= 0 {
-		opts.CacheMiB = 64
+	if opts.WriterCacheMiB <= 0 {
+		opts.WriterCacheMiB = 32
+	}
+	if opts.ReaderCacheMiB <= 0 {
+		opts.ReaderCacheMiB = 8
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -71,7 +81,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		"journal_mode(WAL)",
 		"synchronous(" + opts.Synchronous + ")",
 		"busy_timeout(10000)",
-		fmt.Sprintf("cache_size(-%d)", opts.CacheMiB<<10),
+		fmt.Sprintf("cache_size(-%d)", opts.ReaderCacheMiB<<10),
 		"temp_store(memory)",
 	} {
 		q.Add("_pragma", p)
@@ -91,12 +101,12 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		db.Close()
 		return nil, err
 	}
-	stmts, err := prepareWrites(ctx, sqldb)
-	if err != nil {
-		db.Close()
+	r := &Repository{Repository: bunstore.New(db, bunstore.Options{}), db: db}
+	if err := r.openWriter(ctx, opts.WriterCacheMiB); err != nil {
+		r.Close()
 		return nil, err
 	}
-	return &Repository{Repository: bunstore.New(db, bunstore.Options{}), db: db, stmts: stmts}, nil
+	return r, nil
 }
 
 func migrateUp(ctx context.Context, db *bun.DB) error {
@@ -115,4 +125,10 @@ func migrateUp(ctx context.Context, db *bun.DB) error {
 }
 
 // Close closes the database.
-func (r *Repository) Close() error { return r.db.Close() }
+func (r *Repository) Close() error {
+	if r.writer != nil {
+		r.stmts.close()
+		r.writer.Close()
+	}
+	return r.db.Close()
+}

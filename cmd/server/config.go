@@ -29,6 +29,7 @@ type config struct {
 	LogDuplicatesEvery int
 	SQLiteSynchronous  string
 	ShutdownTimeout    time.Duration
+	PprofAddr          string
 }
 
 // parseConfig reads flags from args with defaults taken from getenv.
@@ -78,6 +79,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.LogFormat, "log-format", env("AGGREGATOR_LOG_FORMAT", "text"), "text or json (AGGREGATOR_LOG_FORMAT)")
 	fs.IntVar(&c.LogDuplicatesEvery, "log-duplicates-every", int(envInt("AGGREGATOR_LOG_DUPLICATES_EVERY", 1)), "log one in N dropped duplicates; 0 silences them (AGGREGATOR_LOG_DUPLICATES_EVERY)")
 	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", env("AGGREGATOR_SQLITE_SYNCHRONOUS", "full"), "SQLite synchronous pragma: full or normal (AGGREGATOR_SQLITE_SYNCHRONOUS)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", env("AGGREGATOR_PPROF_ADDR", ""), "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; off when empty (AGGREGATOR_PPROF_ADDR)")
 	// Below Docker's 10 s stop timeout, so that the server ends by itself.
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("AGGREGATOR_SHUTDOWN_TIMEOUT", 8*time.Second), "how long to wait for in-flight requests on SIGTERM (AGGREGATOR_SHUTDOWN_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -122,6 +123,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, logger)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -177,4 +181,17 @@ func healthcheck(args []string, getenv func(string) string) error {
 		return fmt.Errorf("healthz answered %s", resp.Status)
 	}
 	return nil
+}
+
+// servePprof serves the runtime profiles on their own address, so that they
+// are never reachable through the public port.
+func servePprof(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Info("profiling", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		logger.Error("profiling server stopped", "err", err)
+	}
 }

@@ -1,7 +1,7 @@
 // Package bunstore is the dialect-neutral part of the SQL stores: the Bun row
-// models and the queries that append, list, get and count events. The sqlite
-// and postgres adapters open the database, apply their own migrations and
-// wrap a Repository from here.
+// models and the queries that list, get, count and load events. The sqlite
+// and postgres adapters open the database, apply their own migrations, write
+// events on their own tuned path and wrap a Repository from here for the rest.
 package bunstore
 
 import (
@@ -9,8 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -46,14 +44,6 @@ type topicRow struct {
 	Conflicts int64  `bun:"conflicts,notnull"`
 }
 
-// existingRow is what Append needs to know about an already stored key.
-type existingRow struct {
-	Seq           int64  `bun:"seq"`
-	Topic         string `bun:"topic"`
-	EventID       string `bun:"event_id"`
-	PayloadDigest int64  `bun:"payload_digest"`
-}
-
 func toRow(e domain.Event, digest int64, receivedAt time.Time) eventRow {
 	r := eventRow{
 		Topic: e.Topic, EventID: e.EventID, Source: e.Source, Payload: e.Payload,
@@ -85,21 +75,15 @@ func fromRow(r eventRow) (domain.StoredEvent, error) {
 type Options struct {
 	// MaxRowsPerInsert bounds one INSERT statement (bind-parameter limits).
 	MaxRowsPerInsert int
-	// SortKeys inserts new keys in key order, so that concurrent
-	// transactions on a shared database take unique-index locks in the same
-	// order and cannot deadlock. Seq order within one Append then follows the
-	// key order rather than the publish order.
-	SortKeys bool
 }
 
-// Repository implements app.EventRepository on a Bun database whose schema
-// has the events and topic_stats tables.
+// Repository reads a Bun database whose schema has the events and
+// topic_stats tables: List, Get and Stats of app.EventRepository, plus
+// loading for imports. Each adapter adds its own Append.
 type Repository struct {
 	db   *bun.DB
 	opts Options
 }
-
-var _ app.EventRepository = (*Repository)(nil)
 
 // New returns a Repository over db.
 func New(db *bun.DB, opts Options) *Repository {
@@ -107,148 +91,6 @@ func New(db *bun.DB, opts Options) *Repository {
 		opts.MaxRowsPerInsert = 1000
 	}
 	return &Repository{db: db, opts: opts}
-}
-
-// Append implements app.EventRepository in one transaction.
-func (r *Repository) Append(ctx context.Context, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error) {
-	var outcomes []domain.Outcome
-	err := r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		var err error
-		outcomes, err = r.AppendTx(ctx, tx, events, receivedAt)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return outcomes, nil
-}
-
-// AppendTx does the work of Append inside an open transaction.
-func (r *Repository) AppendTx(ctx context.Context, db bun.IDB, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error) {
-	digests := make([]int64, len(events))
-	first := make(map[domain.Key]int, len(events)) // key -> index of its first event
-	var fresh []int                                // indexes of first occurrences
-	for i, e := range events {
-		digests[i] = domain.PayloadDigest(e.Payload)
-		if _, seen := first[e.Key()]; !seen {
-			first[e.Key()] = i
-			fresh = append(fresh, i)
-		}
-	}
-	if r.opts.SortKeys {
-		slices.SortFunc(fresh, func(a, b int) int { return compareKeys(events[a].Key(), events[b].Key()) })
-	}
-
-	// Insert the first occurrence of every key; the unique index drops the
-	// ones already stored, and RETURNING names the ones it kept.
-	stored := make(map[domain.Key]existingRow, len(fresh))
-	inserted := make(map[domain.Key]bool, len(fresh))
-	for chunk := range slices.Chunk(fresh, r.opts.MaxRowsPerInsert) {
-		rows := make([]eventRow, len(chunk))
-		for j, i := range chunk {
-			rows[j] = toRow(events[i], digests[i], receivedAt)
-		}
-		var got []existingRow
-		_, err := db.NewInsert().Model(&rows).
-			On("CONFLICT (topic, event_id) DO NOTHING").
-			Returning("seq, topic, event_id, payload_digest").
-			Exec(ctx, &got)
-		if err != nil {
-			return nil, fmt.Errorf("insert events: %w", err)
-		}
-		for _, g := range got {
-			k := domain.Key{Topic: g.Topic, EventID: g.EventID}
-			stored[k], inserted[k] = g, true
-		}
-	}
-
-	// Look up the keys that were already there.
-	var missing []domain.Key
-	for _, i := range fresh {
-		if k := events[i].Key(); !inserted[k] {
-			missing = append(missing, k)
-		}
-	}
-	if err := r.lookup(ctx, db, missing, stored); err != nil {
-		return nil, err
-	}
-
-	outcomes := make([]domain.Outcome, len(events))
-	counts := map[string]*domain.Counters{}
-	for i, e := range events {
-		k := e.Key()
-		s, ok := stored[k]
-		if !ok {
-			return nil, fmt.Errorf("event %s/%s neither inserted nor found", k.Topic, k.EventID)
-		}
-		o := domain.Outcome{Status: domain.Accepted, Seq: s.Seq}
-		if !inserted[k] || first[k] != i {
-			o.Status = domain.Classify(s.PayloadDigest, digests[i])
-		}
-		outcomes[i] = o
-		c := counts[e.Topic]
-		if c == nil {
-			c = &domain.Counters{}
-			counts[e.Topic] = c
-		}
-		c.Count(o.Status)
-	}
-	if err := AddCounts(ctx, db, counts); err != nil {
-		return nil, err
-	}
-	return outcomes, nil
-}
-
-func compareKeys(a, b domain.Key) int {
-	if c := strings.Compare(a.Topic, b.Topic); c != 0 {
-		return c
-	}
-	return strings.Compare(a.EventID, b.EventID)
-}
-
-// lookup adds the stored rows of keys to into.
-func (r *Repository) lookup(ctx context.Context, db bun.IDB, keys []domain.Key, into map[domain.Key]existingRow) error {
-	for chunk := range slices.Chunk(keys, r.opts.MaxRowsPerInsert) {
-		pairs := make([]string, len(chunk))
-		args := make([]any, 0, 2*len(chunk))
-		for j, k := range chunk {
-			pairs[j] = "(?, ?)"
-			args = append(args, k.Topic, k.EventID)
-		}
-		var got []existingRow
-		err := db.NewSelect().Model((*eventRow)(nil)).
-			Column("seq", "topic", "event_id", "payload_digest").
-			Where("(topic, event_id) IN ("+strings.Join(pairs, ", ")+")", args...).
-			Scan(ctx, &got)
-		if err != nil {
-			return fmt.Errorf("look up stored events: %w", err)
-		}
-		for _, g := range got {
-			into[domain.Key{Topic: g.Topic, EventID: g.EventID}] = g
-		}
-	}
-	return nil
-}
-
-// AddCounts adds the tallies to topic_stats, topics in name order so that
-// concurrent writers lock rows in the same order.
-func AddCounts(ctx context.Context, db bun.IDB, counts map[string]*domain.Counters) error {
-	rows := make([]topicRow, 0, len(counts))
-	for topic, c := range counts {
-		rows = append(rows, topicRow{Topic: topic, Received: c.Received, Accepted: c.Accepted, Dropped: c.Dropped, Conflicts: c.Conflicts})
-	}
-	slices.SortFunc(rows, func(a, b topicRow) int { return strings.Compare(a.Topic, b.Topic) })
-	_, err := db.NewInsert().Model(&rows).
-		On("CONFLICT (topic) DO UPDATE").
-		Set("received = t.received + EXCLUDED.received").
-		Set("accepted = t.accepted + EXCLUDED.accepted").
-		Set("dropped = t.dropped + EXCLUDED.dropped").
-		Set("conflicts = t.conflicts + EXCLUDED.conflicts").
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("update topic counters: %w", err)
-	}
-	return nil
 }
 
 // List implements app.EventRepository with keyset pagination on seq.
