@@ -6,12 +6,15 @@
 #   a. batches of 500, concurrency 4, 20% duplicates, UUIDv4 ids: events/s
 #      while the store fills up to BENCH_N1 unique events, then while it
 #      grows from BENCH_N1 to BENCH_N2; the server's peak RSS throughout.
+#   a'. the first phase of (a) with UUIDv7 ids, to show what random keys cost.
 #   b. one event per request, concurrency 32: the aggregator against
 #      `loadgen -serve-empty`, the bare net/http baseline.
 #   c. on the store of (a): GET /events?limit=1000 at several depths, GET
 #      /stats, and server startup time on that store.
 # Every number in BENCHMARKS.md comes from loadgen's -json reports, curl's
-# timings or the scripts' own clocks; the raw reports go to bench-out/.
+# timings, the scripts' own clocks or CPU profiles taken from the server
+# (-pprof-addr); the raw reports go to bench-out/. The explanation of the
+# results, which holds no numbers, is scripts/bench-analysis.md.
 #
 # Environment (defaults in brackets):
 #   BENCH_N1 [1000000]      unique events stored by the first phase of (a)
@@ -112,8 +115,24 @@ time_get() {
 		awk '{ t[NR] = $1 * 1000 } END { printf "%.2f %.2f\n", t[int((NR + 1) / 2)], t[NR] }')
 }
 
+# profile NAME SECONDS: in the background, take a CPU profile of the running
+# server (started with -pprof-addr $PPROF_ADDR) for SECONDS into NAME.prof.
+profile() {
+	curl -s -o "$RAW/$1.prof" "http://$PPROF_ADDR/debug/pprof/profile?seconds=$2" &
+	PROFILE_PID=$!
+}
+
+# profile_top NAME: wait for the profile and print its hottest functions.
+profile_top() {
+	wait "$PROFILE_PID" || true
+	go tool pprof -top -nodecount=22 "$WORK/server" "$RAW/$1.prof" 2>/dev/null | sed -n '/^Showing nodes/,$p' >"$RAW/$1-top.txt"
+}
+
 log "building static binaries"
 build_binaries
+PPROF_ADDR=127.0.0.1:$((20000 + RANDOM % 20000))
+BASE_FLAGS=(${SERVER_FLAGS[@]+"${SERVER_FLAGS[@]}"})
+SERVER_FLAGS=(${BASE_FLAGS[@]+"${BASE_FLAGS[@]}"} -pprof-addr "$PPROF_ADDR")
 
 # --- a. bulk ingest into an empty store, then on to N2 ---------------------
 log "scenario a: batch 500, concurrency 4, ${N1} then ${N2} unique events"
@@ -125,7 +144,9 @@ STARTED_PIDS+=("$SAMPLER_PID")
 bulk=(-url "$SERVER_URL" -batch 500 -concurrency 4 -duplicates "$DUP" -ids uuidv4 -verify="$VERIFY")
 loadgen a1 "${bulk[@]}" -events "$(events_for "$N1")"
 rss_a1=$(max_rss_mib "$WORK/rss-a")
+profile a2 30
 loadgen a2 "${bulk[@]}" -events "$(events_for $((N2 - N1)))"
+profile_top a2
 rss_a=$(max_rss_mib "$WORK/rss-a")
 
 # --- c. reads and startup on the store of (a) -------------------------------
@@ -155,11 +176,20 @@ for ((i = 0; i < STARTS; i++)); do
 done
 startup_ms=$(printf '%s\n' "${starts[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
 
+# --- a'. the first phase of (a) with time-ordered ids, for comparison -------
+log "scenario a': as the first phase of (a), with UUIDv7 ids"
+start_server "$WORK/data-a7" "$RAW/server-a7.log"
+loadgen a7 -url "$SERVER_URL" -batch 500 -concurrency 4 -duplicates "$DUP" -ids uuidv7 -verify="$VERIFY" -events "$(events_for "$N1")"
+stop_pid "$SERVER_PID"
+rm -rf "$WORK/data-a7"
+
 # --- b. one event per request: aggregator vs empty net/http handler ---------
 log "scenario b: one event per request, concurrency 32, ${NB} events"
 start_server "$WORK/data-b" "$RAW/server-b.log"
 single=(-batch 1 -concurrency 32 -duplicates "$DUP" -ids uuidv4 -events "$NB")
+profile b-aggregator 10
 loadgen b-aggregator -url "$SERVER_URL" "${single[@]}" -verify="$VERIFY"
+profile_top b-aggregator
 stop_pid "$SERVER_PID"
 start_empty "$RAW/empty.log"
 loadgen b-empty -url "$EMPTY_URL" "${single[@]}" -verify=false
@@ -167,6 +197,15 @@ stop_pid "$EMPTY_PID"
 
 # --- BENCHMARKS.md -----------------------------------------------------------
 log "writing $OUT"
+page_worst=$(printf '%s\n' "${reads[@]:0:4}" | awk -F'|' '{ gsub(/ /, "", $3); if ($3 + 0 > m) m = $3 + 0 } END { printf "%.2f", m }')
+stats_ms=$(printf '%s\n' "${reads[4]}" | awk -F'|' '{ gsub(/ /, "", $3); printf "%.2f", $3 }')
+# target GOAL MEASURED HIGHER_IS_BETTER: "met" or how far off, as a factor.
+target() {
+	awk -v g="$1" -v m="$2" -v up="$3" 'BEGIN {
+		ok = up ? m >= g : m <= g
+		if (ok) { print "met" } else { printf "missed: %.2fx of the goal\n", up ? m / g : g / m }
+	}'
+}
 fmt0() { printf "%.0f" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 fmt2() { printf "%.2f" "$1"; }
 row() { # NAME LABEL: one results row from report NAME
@@ -180,13 +219,13 @@ fi
 # The server's default, from its own help text, unless the flags override it.
 synchronous=$({ "$WORK/server" -h 2>&1 || true; } |
 	awk '/-sqlite-synchronous/ { on = 1; next } on && match($0, /default "[a-z]+"/) { print substr($0, RSTART + 9, RLENGTH - 10); exit }')
-for ((i = 0; i < ${#SERVER_FLAGS[@]}; i++)); do
-	case ${SERVER_FLAGS[i]} in
-	-sqlite-synchronous | --sqlite-synchronous) synchronous=${SERVER_FLAGS[i + 1]:-} ;;
-	-sqlite-synchronous=* | --sqlite-synchronous=*) synchronous=${SERVER_FLAGS[i]#*=} ;;
+for ((i = 0; i < ${#BASE_FLAGS[@]}; i++)); do
+	case ${BASE_FLAGS[i]} in
+	-sqlite-synchronous | --sqlite-synchronous) synchronous=${BASE_FLAGS[i + 1]:-} ;;
+	-sqlite-synchronous=* | --sqlite-synchronous=*) synchronous=${BASE_FLAGS[i]#*=} ;;
 	esac
 done
-server_cmd="server -log-duplicates-every 0${SERVER_FLAGS[*]+ ${SERVER_FLAGS[*]}}"
+server_cmd="server -log-duplicates-every 0${BASE_FLAGS[*]+ ${BASE_FLAGS[*]}}"
 smoke=""
 if [[ -n ${BENCH_N1:-}${BENCH_N2:-}${BENCH_NB:-} ]]; then
 	smoke="> Sizes differ from the defaults (N1=1,000,000, N2=10,000,000, NB=200,000): treat this as a smoke run, not as the reference numbers."
@@ -247,6 +286,12 @@ $(row b-empty "\`loadgen -serve-empty\` (bare net/http)")
 
 Aggregator / bare net/http throughput: **${ratio}**.
 
+### a'. The first phase of (a) with time-ordered UUIDv7 ids
+
+| Phase | Events sent | Unique stored | Seconds | Events/s | Requests/s | p50 ms | p99 ms | max ms |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+$(row a7 "empty store → $(fmt0 "$(field a7 .unique_events)") stored, UUIDv7")
+
 ### c. Reads and startup on the store of (a) ($(fmt0 "$stored") events)
 
 Timed client-side with \`curl -w %{time_total}\` over loopback (the server does not time requests itself), ${READ_REPS}
@@ -259,11 +304,42 @@ $(printf '%s\n' "${reads[@]}")
 Server startup on that store, from exec to the first 200 from \`/healthz\`: **${startup_ms} ms** (median of ${STARTS}:
 $(printf '%s ms, ' "${starts[@]}" | sed 's/, $//')).
 
+## Targets
+
+| Target | Goal | Measured | |
+|---|---:|---:|---|
+| (a) bulk ingest, first phase, events/s | 100,000 | $(fmt0 "$(field a1 .events_per_second)") | $(target 100000 "$(field a1 .events_per_second)" 1) |
+| (a) bulk ingest, second phase, events/s | 50,000 | $(fmt0 "$(field a2 .events_per_second)") | $(target 50000 "$(field a2 .events_per_second)" 1) |
+| (b) one event per request, aggregator / bare net/http | 0.80 | ${ratio} | $(target 0.8 "$ratio" 1) |
+| (b) one event per request, p99 ms | 10 | $(fmt2 "$(field b-aggregator .latency_p99_ms)") | $(target 10 "$(field b-aggregator .latency_p99_ms)" 0) |
+| (a) peak RSS, MiB | 200 | ${rss_a} | $(target 200 "$rss_a" 0) |
+| (c) a page of 1000 events, worst median ms (client side) | 10 | ${page_worst} | $(target 10 "$page_worst" 0) |
+| (c) \`GET /stats\`, median ms (client side) | 1 | ${stats_ms} | $(target 1 "$stats_ms" 0) |
+| (c) startup on the big store, ms | 1,000 | ${startup_ms} | $(target 1000 "$startup_ms" 0) |
+
+## Where the time goes
+
+CPU profiles of the server, taken with \`-pprof-addr\` during the runs above (hottest functions, flat and cumulative).
+
+During the second phase of (a), 30 s:
+
+\`\`\`
+$(cat "$RAW/a2-top.txt")
+\`\`\`
+
+During (b), 10 s:
+
+\`\`\`
+$(cat "$RAW/b-aggregator-top.txt")
+\`\`\`
+
+$(cat "$ROOT/scripts/bench-analysis.md")
+
 ## Raw reports
 
 \`\`\`
 EOF
-	for name in a1 a2 b-aggregator b-empty; do
+	for name in a1 a2 a7 b-aggregator b-empty; do
 		echo "$name: $(jq -c 'del(.problems)' "$RAW/$name.json")"
 	done
 	echo '```'

@@ -26,7 +26,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
-	"github.com/uptrace/bun/migrate"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
 	"github.com/uts-aggregator/uts-aggregator/app"
@@ -142,18 +141,7 @@ func migrateUp(ctx context.Context, db *bun.DB) (err error) {
 			err = errors.Join(err, fmt.Errorf("unlock after migration: %w", uerr))
 		}
 	}()
-	migrations := migrate.NewMigrations()
-	if err := migrations.Discover(migrationFiles); err != nil {
-		return fmt.Errorf("load migrations: %w", err)
-	}
-	m := migrate.NewMigrator(db, migrations)
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("init migrations: %w", err)
-	}
-	if _, err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
+	return bunstore.Migrate(ctx, db, migrationFiles)
 }
 
 // Close closes the connection pool.

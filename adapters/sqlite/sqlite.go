@@ -15,7 +15,6 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/sqliteshim"
-	"github.com/uptrace/bun/migrate"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
 	"github.com/uts-aggregator/uts-aggregator/app"
@@ -97,7 +96,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 	sqldb.SetMaxOpenConns(maxConns)
 	sqldb.SetMaxIdleConns(maxConns)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
-	if err := migrateUp(ctx, db); err != nil {
+	if err := bunstore.Migrate(ctx, db, migrationFiles); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -107,21 +106,6 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-func migrateUp(ctx context.Context, db *bun.DB) error {
-	migrations := migrate.NewMigrations()
-	if err := migrations.Discover(migrationFiles); err != nil {
-		return fmt.Errorf("load migrations: %w", err)
-	}
-	m := migrate.NewMigrator(db, migrations)
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("init migrations: %w", err)
-	}
-	if _, err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
 }
 
 // Close closes the database.
