@@ -31,7 +31,7 @@ ENTRYPOINT ["/app/aggregator"]
 
 # The binary built on the host, with the flags of the build stage below
 # (without -s -w the image is about 10 MB larger):
-#   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o dist/aggregator ./cmd/server
+#   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o dist/aggregator ./cmd/aggregator
 FROM runtime-base AS prebuilt
 COPY dist/ /app/
 
@@ -42,7 +42,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/aggregator ./cmd/server
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/aggregator ./cmd/aggregator
 
 # The default target.
 FROM runtime-base AS runtime

@@ -3,7 +3,7 @@
 
 # build_binaries builds static server and loadgen binaries into $WORK.
 build_binaries() {
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/server" ./cmd/server)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/server" ./cmd/aggregator)
 	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/loadgen" ./cmd/loadgen)
 }
 

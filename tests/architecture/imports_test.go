@@ -125,7 +125,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"domain", module + "/app"},
 		{"app", module + "/adapters/sqlite"},
 		{"adapters/sqlite", module + "/adapters/memory"},
-		{"adapters/http", module + "/cmd/server"},
+		{"adapters/http", module + "/cmd/aggregator"},
 		{"tests/e2e", module + "/domain"},
 	} {
 		if allowed(c.from, c.to) {

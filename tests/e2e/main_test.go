@@ -181,7 +181,7 @@ func useLocalhostForSameHostEngine(ctx context.Context, cli *testcontainers.Dock
 // buildBinaries builds the static binary the prebuilt target copies. The
 // load generator is its `loadgen` subcommand.
 func buildBinaries(ctx context.Context) error {
-	return goBuild(ctx, "./cmd/server", "dist/aggregator")
+	return goBuild(ctx, "./cmd/aggregator", "dist/aggregator")
 }
 
 func goBuild(ctx context.Context, pkg, out string) error {

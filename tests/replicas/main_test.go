@@ -43,7 +43,7 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	serverBin = filepath.Join(dir, "server")
-	build := exec.Command("go", "build", "-o", serverBin, "./cmd/server")
+	build := exec.Command("go", "build", "-o", serverBin, "./cmd/aggregator")
 	build.Dir = filepath.Join("..", "..")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {

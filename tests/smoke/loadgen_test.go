@@ -40,7 +40,7 @@ func freeAddr(t *testing.T) string {
 
 func TestLoadgenAgainstRealServer(t *testing.T) {
 	bin := t.TempDir()
-	server := build(t, bin, "cmd/server")
+	server := build(t, bin, "cmd/aggregator")
 
 	addr := freeAddr(t)
 	var log bytes.Buffer
