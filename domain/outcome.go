@@ -97,3 +97,16 @@ func (c *Counters) Count(s Status) {
 		c.Conflicts++
 	}
 }
+
+// CountByTopic tallies each outcome under the topic of the event at the same
+// index: the counters a store adds to its per-topic totals in the same
+// transaction as the events. outcomes must be as long as events.
+func CountByTopic(events []Event, outcomes []Outcome) map[string]Counters {
+	counts := make(map[string]Counters)
+	for i, o := range outcomes {
+		c := counts[events[i].Topic]
+		c.Count(o.Status)
+		counts[events[i].Topic] = c
+	}
+	return counts
+}

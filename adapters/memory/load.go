@@ -47,8 +47,7 @@ func (r *Repository) SetCounters(_ context.Context, stats []app.TopicStats) erro
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, s := range stats {
-		c := s.Counters
-		r.topics[s.Topic] = &c
+		r.topics[s.Topic] = s.Counters
 	}
 	return nil
 }

@@ -22,12 +22,12 @@ type Repository struct {
 	events []domain.StoredEvent // in seq order; seq = index + 1 unless loaded with gaps
 	byKey  map[domain.Key]int   // index into events
 	digest []int64              // payload digests, parallel to events
-	topics map[string]*domain.Counters
+	topics map[string]domain.Counters
 }
 
 // New returns an empty Repository.
 func New() *Repository {
-	return &Repository{byKey: map[domain.Key]int{}, topics: map[string]*domain.Counters{}}
+	return &Repository{byKey: map[domain.Key]int{}, topics: map[string]domain.Counters{}}
 }
 
 // Append implements app.EventRepository.
@@ -48,13 +48,10 @@ func (r *Repository) Append(_ context.Context, events []domain.Event, receivedAt
 			r.digest = append(r.digest, d)
 			o = domain.Outcome{Status: domain.Accepted, Seq: stored.Seq}
 		}
-		c := r.topics[e.Topic]
-		if c == nil {
-			c = &domain.Counters{}
-			r.topics[e.Topic] = c
-		}
-		c.Count(o.Status)
 		outcomes[i] = o
+	}
+	for topic, c := range domain.CountByTopic(events, outcomes) {
+		r.topics[topic] = r.topics[topic].Add(c)
 	}
 	return outcomes, nil
 }
@@ -91,7 +88,7 @@ func (r *Repository) Stats(context.Context) ([]app.TopicStats, error) {
 	defer r.mu.RUnlock()
 	out := make([]app.TopicStats, 0, len(r.topics))
 	for name, c := range r.topics {
-		out = append(out, app.TopicStats{Topic: name, Counters: *c})
+		out = append(out, app.TopicStats{Topic: name, Counters: c})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
@@ -110,11 +111,7 @@ func appendTx(ctx context.Context, pc *pgx.Conn, events []domain.Event, received
 	for j, i := range fresh {
 		e := events[i]
 		topics[j], ids[j], sources[j], payloads[j], digestCol[j] = e.Topic, e.EventID, e.Source, e.Payload, digests[i]
-		if !e.Timestamp.IsZero() {
-			ts := e.Timestamp.Format(time.RFC3339Nano)
-			stamps[j] = &ts
-		}
-		recv[j] = receivedAt.UnixNano()
+		stamps[j], recv[j] = bunstore.EncodeTimestamp(e.Timestamp), bunstore.EncodeReceivedAt(receivedAt)
 	}
 
 	// Round trip 1: begin, lock, insert and look up.
@@ -182,7 +179,6 @@ func appendTx(ctx context.Context, pc *pgx.Conn, events []domain.Event, received
 	}
 
 	outcomes := make([]domain.Outcome, len(events))
-	counts := map[string]*domain.Counters{}
 	for i, e := range events {
 		k := e.Key()
 		s, ok := got[k]
@@ -194,13 +190,8 @@ func appendTx(ctx context.Context, pc *pgx.Conn, events []domain.Event, received
 			o.Status = domain.Classify(s.digest, digests[i])
 		}
 		outcomes[i] = o
-		c := counts[e.Topic]
-		if c == nil {
-			c = &domain.Counters{}
-			counts[e.Topic] = c
-		}
-		c.Count(o.Status)
 	}
+	counts := domain.CountByTopic(events, outcomes)
 
 	// Round trip 2: counters and commit. Topics in name order, so that
 	// concurrent writers lock their rows in the same order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
@@ -70,7 +71,7 @@ func (r *Repository) Append(ctx context.Context, events []domain.Event, received
 			r.writer.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
-	outcomes, counts, err := r.insert(ctx, events, receivedAt.UnixNano())
+	outcomes, counts, err := r.insert(ctx, events, bunstore.EncodeReceivedAt(receivedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -86,16 +87,12 @@ func (r *Repository) Append(ctx context.Context, events []domain.Event, received
 }
 
 // insert stores the events that are new and tallies every outcome per topic.
-func (r *Repository) insert(ctx context.Context, events []domain.Event, receivedAt int64) ([]domain.Outcome, map[string]*domain.Counters, error) {
+func (r *Repository) insert(ctx context.Context, events []domain.Event, receivedAt int64) ([]domain.Outcome, map[string]domain.Counters, error) {
 	outcomes := make([]domain.Outcome, len(events))
-	counts := map[string]*domain.Counters{}
 	for i, e := range events {
 		digest := domain.PayloadDigest(e.Payload)
-		var ts any
-		if !e.Timestamp.IsZero() {
-			ts = e.Timestamp.Format(time.RFC3339Nano)
-		}
-		res, err := r.stmts.insert.ExecContext(ctx, e.Topic, e.EventID, e.Source, e.Payload, digest, ts, receivedAt)
+		res, err := r.stmts.insert.ExecContext(ctx, e.Topic, e.EventID, e.Source, e.Payload, digest,
+			bunstore.EncodeTimestamp(e.Timestamp), receivedAt)
 		if err != nil {
 			return nil, nil, fmt.Errorf("insert event: %w", err)
 		}
@@ -111,12 +108,6 @@ func (r *Repository) insert(ctx context.Context, events []domain.Event, received
 			return nil, nil, fmt.Errorf("event %s/%s: %w", e.Topic, e.EventID, err)
 		}
 		outcomes[i] = o
-		c := counts[e.Topic]
-		if c == nil {
-			c = &domain.Counters{}
-			counts[e.Topic] = c
-		}
-		c.Count(o.Status)
 	}
-	return outcomes, counts, nil
+	return outcomes, domain.CountByTopic(events, outcomes), nil
 }

@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/uptrace/bun"
 
@@ -42,33 +41,6 @@ type topicRow struct {
 	Accepted  int64  `bun:"accepted,notnull"`
 	Dropped   int64  `bun:"dropped,notnull"`
 	Conflicts int64  `bun:"conflicts,notnull"`
-}
-
-func toRow(e domain.Event, digest int64, receivedAt time.Time) eventRow {
-	r := eventRow{
-		Topic: e.Topic, EventID: e.EventID, Source: e.Source, Payload: e.Payload,
-		PayloadDigest: digest, ReceivedAt: receivedAt.UnixNano(),
-	}
-	if !e.Timestamp.IsZero() {
-		r.Timestamp = e.Timestamp.Format(time.RFC3339Nano)
-	}
-	return r
-}
-
-func fromRow(r eventRow) (domain.StoredEvent, error) {
-	e := domain.StoredEvent{
-		Event:      domain.Event{Topic: r.Topic, EventID: r.EventID, Source: r.Source, Payload: r.Payload},
-		Seq:        r.Seq,
-		ReceivedAt: time.Unix(0, r.ReceivedAt).UTC(),
-	}
-	if r.Timestamp != "" {
-		ts, err := time.Parse(time.RFC3339Nano, r.Timestamp)
-		if err != nil {
-			return domain.StoredEvent{}, fmt.Errorf("event seq %d: stored timestamp: %w", r.Seq, err)
-		}
-		e.Timestamp = ts
-	}
-	return e, nil
 }
 
 // Options adapt the queries to a database.
