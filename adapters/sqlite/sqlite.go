@@ -14,7 +14,7 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"github.com/uptrace/bun/driver/sqliteshim"
+	_ "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
 	"github.com/uts-aggregator/uts-aggregator/app"
@@ -88,7 +88,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 	q.Set("_txlock", "immediate")
 	path := (&url.URL{Path: filepath.Join(dir, FileName)}).EscapedPath()
 	dsn := "file:" + path + "?" + q.Encode()
-	sqldb, err := sql.Open(sqliteshim.ShimName, dsn)
+	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
