@@ -87,7 +87,6 @@ for name in \
 	raw_insert_unnest_1conn_batch1000 \
 	append_1writer_batch1000 \
 	append_3writers_ordered_batch1000 \
-	append_3writers_unordered_batch1000 \
 	service_1replica_4clients_batch1000 \
 	service_3replicas_6clients_batch1000 \
 	service_memory_1replica_4clients_batch1000; do
@@ -102,7 +101,6 @@ cat <<EOF
 - \`raw_insert_unnest\`: the same rows as seven array parameters through \`unnest\`, autocommit.
 - \`append_*\`: \`postgres.Repository.Append\` (insert with RETURNING, lookup of existing keys, topic counters,
   the seq-order advisory lock), one transaction per batch; 3 writers have a pool each, like 3 replicas.
-  \`unordered\` is the same without the seq-order lock.
 - \`service_*\`: the server binary with AGGREGATOR_STORE=postgres; HTTP clients (in the test process) POST
   pre-encoded batches of 1000 to \`/publish\` until all are acknowledged (202, durable).
   \`service_memory\` is the same against AGGREGATOR_STORE=memory: the HTTP and app layers alone, whose CPU
@@ -112,5 +110,4 @@ Service (one replica) against the raw inserts: **$(ratio "$(median service_1repl
 **$(ratio "$(median service_1replica_4clients_batch1000)" "$raw_unnest")x** of raw unnest (target: at least 0.8x).
 Three replicas: $(ratio "$(median service_3replicas_6clients_batch1000)" "$raw_values")x and $(ratio "$(median service_3replicas_6clients_batch1000)" "$raw_unnest")x.
 Append alone: $(ratio "$(median append_1writer_batch1000)" "$raw_values")x and $(ratio "$(median append_1writer_batch1000)" "$raw_unnest")x.
-Seq-order lock, 3 writers: ordered/unordered = $(ratio "$(median append_3writers_ordered_batch1000)" "$(median append_3writers_unordered_batch1000)").
 EOF

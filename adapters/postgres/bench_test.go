@@ -12,7 +12,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/uts-aggregator/uts-aggregator/adapters/postgres"
 	"github.com/uts-aggregator/uts-aggregator/adapters/postgres/pgtest"
 	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/domain"
@@ -54,7 +53,7 @@ func report(name string, events int, d time.Duration) {
 
 // BenchmarkInsert measures, on a fresh database each, the raw multi-row
 // INSERT ... ON CONFLICT DO NOTHING in batches of 1000 through pgx, and the
-// repository's Append with and without the seq-order lock. It runs each case once,
+// repository's Append with one writer and with three. It runs each case once,
 // whatever b.N is: use -benchtime 1x; see scripts/bench-postgres.sh.
 func BenchmarkInsert(b *testing.B) {
 	n := benchEvents(b)
@@ -162,15 +161,5 @@ ON CONFLICT (topic, event_id) DO NOTHING`
 		dsn := pgtest.NewDatabase(b)
 		repos := []app.EventRepository{mustOpen(b, dsn), mustOpen(b, dsn), mustOpen(b, dsn)}
 		report("append_3writers_ordered_batch1000", n, appendAll(b, repos, "a3"))
-	})
-	b.Run("Append3WritersUnordered", func(b *testing.B) {
-		// The same writes without the seq-order lock: what the lock costs.
-		dsn := pgtest.NewDatabase(b)
-		repos := []app.EventRepository{
-			postgres.Unordered{Repository: mustOpen(b, dsn)},
-			postgres.Unordered{Repository: mustOpen(b, dsn)},
-			postgres.Unordered{Repository: mustOpen(b, dsn)},
-		}
-		report("append_3writers_unordered_batch1000", n, appendAll(b, repos, "u3"))
 	})
 }

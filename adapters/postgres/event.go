@@ -22,7 +22,7 @@ import (
 // replica's group commit already merges its concurrent publishes into one
 // Append, so the lock is taken once per group, not once per request.
 func (r *Repository) Append(ctx context.Context, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error) {
-	return r.appendEvents(ctx, events, receivedAt, true)
+	return r.appendEvents(ctx, events, receivedAt)
 }
 
 // LoadEvents implements app.EventLoader. It moves the identity sequence past

@@ -87,6 +87,35 @@ func RunRepositoryContract(t *testing.T, s Store) {
 		}
 	})
 
+	t.Run("SeqsFollowRequestOrder", func(t *testing.T) {
+		// GET /events promises processing order: within one Append that is
+		// the order of the events in the slice, whatever their keys.
+		r := s.New(t)
+		batch := []domain.Event{NewEvent("b", "z", 1), NewEvent("b", "m", 2), NewEvent("a", "y", 3),
+			NewEvent("b", "z", 1), NewEvent("a", "b", 4), NewEvent("0", "9", 5)}
+		out := mustAppend(t, r, batch...)
+		var want []string
+		var last int64
+		for i, o := range out {
+			if o.Status != domain.Accepted {
+				continue
+			}
+			if o.Seq <= last {
+				t.Fatalf("event %d (%s/%s) got seq %d after %d: seqs must follow the request order",
+					i, batch[i].Topic, batch[i].EventID, o.Seq, last)
+			}
+			last = o.Seq
+			want = append(want, batch[i].Topic+"/"+batch[i].EventID)
+		}
+		var got []string
+		for _, e := range listAll(t, r, "", 100) {
+			got = append(got, e.Topic+"/"+e.EventID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("listed %v, want the request order %v", got, want)
+		}
+	})
+
 	t.Run("RoundTripsEveryField", func(t *testing.T) {
 		r := s.New(t)
 		withTime := domain.Event{Topic: "t", EventID: "x", Source: "src",
