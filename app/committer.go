@@ -20,7 +20,7 @@ type committer struct {
 	repo     EventRepository
 	now      func() time.Time
 	maxGroup int
-	onCommit func(events []domain.Event, outcomes []domain.Outcome, requests int, took time.Duration)
+	onCommit func(events []domain.Event, outcomes []domain.Outcome, at time.Time, requests int, took time.Duration)
 
 	queue    chan *pending
 	mu       sync.RWMutex // guards closed against sends on a closed queue
@@ -36,7 +36,7 @@ type pending struct {
 }
 
 func startCommitter(repo EventRepository, now func() time.Time, maxGroup int,
-	onCommit func([]domain.Event, []domain.Outcome, int, time.Duration)) *committer {
+	onCommit func([]domain.Event, []domain.Outcome, time.Time, int, time.Duration)) *committer {
 	c := &committer{
 		repo: repo, now: now, maxGroup: maxGroup, onCommit: onCommit,
 		queue:    make(chan *pending, 4096),
@@ -110,10 +110,10 @@ func (c *committer) run() {
 func (c *committer) flush(group []*pending, events []domain.Event) {
 	// The commit must not depend on any one publisher's context: the group
 	// shares the transaction.
-	start := time.Now()
-	outcomes, err := c.repo.Append(context.Background(), events, c.now())
+	start, at := time.Now(), c.now()
+	outcomes, err := c.repo.Append(context.Background(), events, at)
 	if err == nil {
-		c.onCommit(events, outcomes, len(group), time.Since(start))
+		c.onCommit(events, outcomes, at, len(group), time.Since(start))
 	}
 	off := 0
 	for _, p := range group {

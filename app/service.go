@@ -44,6 +44,7 @@ type Service struct {
 	opts      Options
 	startedAt time.Time
 	committer *committer
+	feed      *feed
 
 	received, accepted, dropped, conflicts atomic.Int64
 	dupSeen                                atomic.Int64
@@ -63,14 +64,17 @@ func New(repo EventRepository, opts Options) *Service {
 	if opts.MaxGroupEvents <= 0 {
 		opts.MaxGroupEvents = 10_000
 	}
-	s := &Service{repo: repo, opts: opts, startedAt: opts.Now()}
+	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed()}
 	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, s.record)
 	return s
 }
 
-// Close waits for pending commits and stops the group committer. The
-// repository stays open; its owner closes it.
-func (s *Service) Close() { s.committer.stop() }
+// Close waits for pending commits, stops the group committer and ends every
+// Tail. The repository stays open; its owner closes it.
+func (s *Service) Close() {
+	s.committer.stop()
+	s.feed.close()
+}
 
 // InvalidEventError says which event of a published batch broke a rule.
 type InvalidEventError struct {
@@ -100,11 +104,19 @@ func (s *Service) Publish(ctx context.Context, events []domain.Event) ([]domain.
 
 // record counts committed outcomes and logs dropped events. The committer
 // calls it once per group, after the commit.
-func (s *Service) record(events []domain.Event, outcomes []domain.Outcome, publishes int, took time.Duration) {
-	var c domain.Counters
+func (s *Service) record(events []domain.Event, outcomes []domain.Outcome, at time.Time, publishes int, took time.Duration) {
+	var (
+		c      domain.Counters
+		stored []domain.StoredEvent
+	)
+	tailing := s.feed.active.Load() > 0
 	for i, o := range outcomes {
 		c.Count(o.Status)
 		switch o.Status {
+		case domain.Accepted:
+			if tailing {
+				stored = append(stored, domain.StoredEvent{Event: events[i], Seq: o.Seq, ReceivedAt: at.UTC()})
+			}
 		case domain.Duplicate:
 			if s.shouldLogDuplicate() {
 				s.opts.Logger.Info("duplicate dropped", "topic", events[i].Topic, "event_id", events[i].EventID, "seq", o.Seq)
@@ -120,6 +132,9 @@ func (s *Service) record(events []domain.Event, outcomes []domain.Outcome, publi
 	s.conflicts.Add(c.Conflicts)
 	if s.opts.Observer != nil {
 		s.opts.Observer.Committed(c, publishes, took)
+	}
+	if len(stored) > 0 {
+		s.feed.publish(stored)
 	}
 }
 
