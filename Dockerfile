@@ -2,6 +2,7 @@
 #
 #   docker build -t uts-aggregator .                     compile in the Go stage (needs a registry for golang)
 #   docker build --target prebuilt -t uts-aggregator .   use the binary already built into dist/ (no registry needed)
+#   docker build --target runtime-loadgen -t uts-aggregator-loadgen .   the load generator (prebuilt-loadgen: from dist/)
 #
 # Both targets end in the same runtime-base stage; only where the binaries
 # come from differs. See "Docker image" in README.md.
@@ -32,8 +33,21 @@ ENTRYPOINT ["/app/aggregator"]
 # The binary built on the host, with the flags of the build stage below
 # (without -s -w the image is about 10 MB larger):
 #   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o dist/aggregator ./cmd/aggregator
+# The COPY names the file, so that a dist/ without it fails the build here
+# ("COPY failed: ... stat dist/aggregator: file does not exist") rather than
+# making an image without a program. Run the go build above first.
 FROM runtime-base AS prebuilt
-COPY dist/ /app/
+COPY dist/aggregator /app/aggregator
+
+# The load generator, which the compose publisher runs, in an image of its
+# own: the server binary does not carry it. prebuilt-loadgen takes
+#   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o dist/loadgen ./cmd/loadgen
+FROM scratch AS loadgen-base
+USER 65532:65532
+ENTRYPOINT ["/app/loadgen"]
+
+FROM loadgen-base AS prebuilt-loadgen
+COPY dist/loadgen /app/loadgen
 
 # Compiles the binaries from source.
 FROM golang:1.26-bookworm AS build
@@ -42,8 +56,13 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/aggregator ./cmd/aggregator
+ARG REVISION=
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${REVISION}" -o /out/aggregator ./cmd/aggregator && \
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/loadgen ./cmd/loadgen
+
+FROM loadgen-base AS runtime-loadgen
+COPY --from=build /out/loadgen /app/loadgen
 
 # The default target.
 FROM runtime-base AS runtime
-COPY --from=build /out/ /app/
+COPY --from=build /out/aggregator /app/aggregator

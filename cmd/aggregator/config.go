@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -13,7 +15,8 @@ import (
 )
 
 // config is everything the server can be told. Each field has a flag and an
-// AGGREGATOR_* environment variable; a flag wins over the variable.
+// environment variable named after it (-max-batch, AGGREGATOR_MAX_BATCH); a
+// flag wins over the variable.
 type config struct {
 	Addr               string
 	DataDir            string
@@ -30,95 +33,216 @@ type config struct {
 	SQLiteSynchronous  string
 	ShutdownTimeout    time.Duration
 	PprofAddr          string
+
+	// warnings are settings that were accepted but have no effect, such as
+	// the options of a store other than the chosen one.
+	warnings []string
 }
 
-// parseConfig reads flags from args with defaults taken from getenv.
+// envName is the environment variable that sets the flag called name.
+func envName(name string) string {
+	return "AGGREGATOR_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// storeFlags registers the flags that choose and open a store; the server,
+// export and import share them.
+func storeFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.Store, "store", "sqlite", "event store: sqlite, postgres or memory")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the SQLite database")
+	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", "full", "SQLite synchronous pragma: full or normal")
+	fs.StringVar(&c.PostgresDSN, "postgres-dsn", "", "PostgreSQL connection string for -store postgres, e.g. postgres://user:pass@host:5432/db")
+	fs.IntVar(&c.PostgresMaxConns, "postgres-max-conns", 10, "most PostgreSQL connections this process opens")
+	fs.DurationVar(&c.PostgresConnMaxAge, "postgres-conn-max-lifetime", 30*time.Minute, "recycle PostgreSQL connections after this long")
+}
+
+// serverFlags registers the flags only the server uses.
+func serverFlags(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.Addr, "addr", ":8080", "listen address")
+	fs.IntVar(&c.MaxBatch, "max-batch", httpadapter.DefaultMaxBatch, "most events in one POST /publish")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", httpadapter.DefaultMaxBodyBytes, "largest request body in bytes")
+	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", domain.MaxPayloadBytes, "largest event payload in bytes")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.IntVar(&c.LogDuplicatesEvery, "log-duplicates-every", 1, "log one in N dropped duplicates; 0 silences them")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; off when empty")
+	// Below Docker's 10 s stop timeout, so that the server ends by itself.
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 8*time.Second, "how long to wait for in-flight requests on SIGTERM")
+}
+
+// parseFlags parses args into fs after applying the AGGREGATOR_* variables
+// through each flag's own parser, so that a variable is exactly as strict as
+// its flag. Every flag's usage names its variable.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := envName(f.Name)
+		f.Usage += " (" + key + ")"
+		v := getenv(key)
+		if v == "" {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v", key, v, setError(f, err)))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &flagError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q (flags come as -name value)", fs.Arg(0))
+	}
+	return nil
+}
+
+// setError explains why a variable's value does not parse: the flag package
+// only says "parse error".
+func setError(f *flag.Flag, err error) error {
+	getter, ok := f.Value.(flag.Getter)
+	if !ok {
+		return err
+	}
+	switch getter.Get().(type) {
+	case int, int64, uint, uint64:
+		return errors.New("not a whole number in range")
+	case time.Duration:
+		return errors.New("not a duration such as 10s or 1m30s")
+	case bool:
+		return errors.New("not true or false")
+	}
+	return err
+}
+
+// parseConfig reads the server's flags from args with defaults taken from getenv.
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
 	var c config
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	env := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
-	var errs []string
-	envInt := func(key string, def int64) int64 {
-		v := getenv(key)
-		if v == "" {
-			return def
-		}
-		var n int64
-		if _, err := fmt.Sscan(v, &n); err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a whole number", key, v))
-		}
-		return n
-	}
-	envDuration := func(key string, def time.Duration) time.Duration {
-		v := getenv(key)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s=%q is not a duration such as 10s", key, v))
-		}
-		return d
-	}
-	fs.StringVar(&c.Addr, "addr", env("AGGREGATOR_ADDR", ":8080"), "listen address (AGGREGATOR_ADDR)")
-	fs.StringVar(&c.DataDir, "data-dir", env("AGGREGATOR_DATA_DIR", "./data"), "directory of the SQLite database (AGGREGATOR_DATA_DIR)")
-	fs.StringVar(&c.Store, "store", env("AGGREGATOR_STORE", "sqlite"), "event store: sqlite, postgres or memory (AGGREGATOR_STORE)")
-	fs.StringVar(&c.PostgresDSN, "postgres-dsn", env("AGGREGATOR_POSTGRES_DSN", ""), "PostgreSQL connection string for -store postgres, e.g. postgres://user:pass@host:5432/db (AGGREGATOR_POSTGRES_DSN)")
-	fs.IntVar(&c.PostgresMaxConns, "postgres-max-conns", int(envInt("AGGREGATOR_POSTGRES_MAX_CONNS", 10)), "most PostgreSQL connections this process opens (AGGREGATOR_POSTGRES_MAX_CONNS)")
-	fs.DurationVar(&c.PostgresConnMaxAge, "postgres-conn-max-lifetime", envDuration("AGGREGATOR_POSTGRES_CONN_MAX_LIFETIME", 30*time.Minute), "recycle PostgreSQL connections after this long (AGGREGATOR_POSTGRES_CONN_MAX_LIFETIME)")
-	fs.IntVar(&c.MaxBatch, "max-batch", int(envInt("AGGREGATOR_MAX_BATCH", httpadapter.DefaultMaxBatch)), "most events in one POST /publish (AGGREGATOR_MAX_BATCH)")
-	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", envInt("AGGREGATOR_MAX_BODY_BYTES", httpadapter.DefaultMaxBodyBytes), "largest request body in bytes (AGGREGATOR_MAX_BODY_BYTES)")
-	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", int(envInt("AGGREGATOR_MAX_PAYLOAD_BYTES", domain.MaxPayloadBytes)), "largest event payload in bytes (AGGREGATOR_MAX_PAYLOAD_BYTES)")
-	fs.StringVar(&c.LogLevel, "log-level", env("AGGREGATOR_LOG_LEVEL", "info"), "debug, info, warn or error (AGGREGATOR_LOG_LEVEL)")
-	fs.StringVar(&c.LogFormat, "log-format", env("AGGREGATOR_LOG_FORMAT", "text"), "text or json (AGGREGATOR_LOG_FORMAT)")
-	fs.IntVar(&c.LogDuplicatesEvery, "log-duplicates-every", int(envInt("AGGREGATOR_LOG_DUPLICATES_EVERY", 1)), "log one in N dropped duplicates; 0 silences them (AGGREGATOR_LOG_DUPLICATES_EVERY)")
-	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", env("AGGREGATOR_SQLITE_SYNCHRONOUS", "full"), "SQLite synchronous pragma: full or normal (AGGREGATOR_SQLITE_SYNCHRONOUS)")
-	fs.StringVar(&c.PprofAddr, "pprof-addr", env("AGGREGATOR_PPROF_ADDR", ""), "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; off when empty (AGGREGATOR_PPROF_ADDR)")
-	// Below Docker's 10 s stop timeout, so that the server ends by itself.
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("AGGREGATOR_SHUTDOWN_TIMEOUT", 8*time.Second), "how long to wait for in-flight requests on SIGTERM (AGGREGATOR_SHUTDOWN_TIMEOUT)")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlagSet(name, "[flags]", "Runs the HTTP service until SIGINT or SIGTERM.", stderr)
+	serverFlags(fs, &c)
+	storeFlags(fs, &c)
+	if err := parseFlags(fs, args, getenv); err != nil {
 		return c, err
 	}
-	if len(errs) > 0 {
-		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
+	if err := c.checkStore(setFlags(fs, getenv)); err != nil {
+		return c, err
 	}
 	switch {
-	case c.Store != "sqlite" && c.Store != "memory" && c.Store != "postgres":
-		return c, fmt.Errorf("store must be sqlite, postgres or memory, not %q", c.Store)
-	case c.Store == "postgres" && c.PostgresDSN == "":
-		return c, fmt.Errorf("store postgres needs a connection string: set AGGREGATOR_POSTGRES_DSN or -postgres-dsn")
-	case c.Store == "postgres" && c.PostgresMaxConns < 1:
-		return c, fmt.Errorf("postgres max conns must be at least 1")
 	case c.MaxBatch < 1:
-		return c, fmt.Errorf("max batch must be at least 1")
+		return c, errors.New("max batch must be at least 1")
 	case c.MaxBodyBytes < 1024:
-		return c, fmt.Errorf("max body bytes must be at least 1024")
+		return c, errors.New("max body bytes must be at least 1024")
 	case c.MaxPayloadBytes < 2:
-		return c, fmt.Errorf("max payload bytes must be at least 2")
-	case c.ShutdownTimeout <= 0:
-		return c, fmt.Errorf("shutdown timeout must be positive")
+		return c, errors.New("max payload bytes must be at least 2")
+	case int64(c.MaxPayloadBytes) > c.MaxBodyBytes:
+		return c, fmt.Errorf("max payload bytes (%d) cannot exceed max body bytes (%d): no request could carry such a payload", c.MaxPayloadBytes, c.MaxBodyBytes)
+	case c.LogDuplicatesEvery < 0:
+		return c, errors.New("log duplicates every must be 0 (off) or more")
+	case c.ShutdownTimeout < 100*time.Millisecond:
+		return c, fmt.Errorf("shutdown timeout %v is too short to finish any request; use at least 100ms", c.ShutdownTimeout)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return c, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("log format must be text or json, not %q", c.LogFormat)
 	}
 	return c, nil
 }
 
+// setFlags reports which flags were set, on the command line or through
+// their variable.
+func setFlags(fs *flag.FlagSet, getenv func(string) string) map[string]bool {
+	set := map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if getenv(envName(f.Name)) != "" {
+			set[f.Name] = true
+		}
+	})
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
+
+// checkStore validates the store options and notes, as warnings, options
+// given for a store other than the chosen one.
+func (c *config) checkStore(set map[string]bool) error {
+	switch {
+	case c.Store != "sqlite" && c.Store != "memory" && c.Store != "postgres":
+		return fmt.Errorf("store must be sqlite, postgres or memory, not %q", c.Store)
+	case c.Store == "postgres" && c.PostgresDSN == "":
+		return errors.New("store postgres needs a connection string: set AGGREGATOR_POSTGRES_DSN or -postgres-dsn")
+	case c.Store == "postgres" && c.PostgresMaxConns < 1:
+		return errors.New("postgres max conns must be at least 1")
+	case c.Store == "postgres" && c.PostgresConnMaxAge <= 0:
+		return errors.New("postgres conn max lifetime must be positive")
+	case c.Store == "sqlite" && c.SQLiteSynchronous != "full" && c.SQLiteSynchronous != "normal":
+		return fmt.Errorf("sqlite synchronous must be full or normal, not %q", c.SQLiteSynchronous)
+	}
+	owner := map[string]string{
+		"data-dir": "sqlite", "sqlite-synchronous": "sqlite",
+		"postgres-dsn": "postgres", "postgres-max-conns": "postgres", "postgres-conn-max-lifetime": "postgres",
+	}
+	for _, name := range []string{"data-dir", "sqlite-synchronous", "postgres-dsn", "postgres-max-conns", "postgres-conn-max-lifetime"} {
+		if set[name] && owner[name] != c.Store {
+			c.warnings = append(c.warnings, fmt.Sprintf("-%s (%s) is ignored: it applies to store %s, and store is %s",
+				name, envName(name), owner[name], c.Store))
+		}
+	}
+	return nil
+}
+
+// logAttrs is the effective configuration as log attributes, with the
+// password of the PostgreSQL connection string redacted.
+func (c config) logAttrs() []any {
+	attrs := []any{"store", c.Store}
+	switch c.Store {
+	case "sqlite":
+		attrs = append(attrs, "data_dir", c.DataDir, "sqlite_synchronous", c.SQLiteSynchronous)
+	case "postgres":
+		attrs = append(attrs, "postgres_dsn", redactDSN(c.PostgresDSN),
+			"postgres_max_conns", c.PostgresMaxConns, "postgres_conn_max_lifetime", c.PostgresConnMaxAge)
+	}
+	return append(attrs,
+		"addr", c.Addr, "max_batch", c.MaxBatch, "max_body_bytes", c.MaxBodyBytes,
+		"max_payload_bytes", c.MaxPayloadBytes, "log_level", c.LogLevel, "log_format", c.LogFormat,
+		"log_duplicates_every", c.LogDuplicatesEvery, "shutdown_timeout", c.ShutdownTimeout,
+		"pprof_addr", c.PprofAddr)
+}
+
+// redactDSN hides the password of a PostgreSQL connection string, in URL
+// form (postgres://user:pass@host/db) or keyword form (password=...).
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	fields := strings.Fields(dsn)
+	for i, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); ok && strings.EqualFold(k, "password") {
+			fields[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
 // newLogger builds the process logger from the level and format settings.
-func newLogger(c config, w io.Writer) (*slog.Logger, error) {
+func newLogger(c config, w io.Writer) *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", c.LogLevel, err)
-	}
+	_ = level.UnmarshalText([]byte(c.LogLevel)) // checked by parseConfig
 	opts := &slog.HandlerOptions{Level: level}
-	switch c.LogFormat {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return nil, fmt.Errorf("log format must be text or json, not %q", c.LogFormat)
+	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -1,197 +1,168 @@
-// Command server runs the uts-aggregator HTTP service.
+// Command aggregator runs the uts-aggregator HTTP service and its operator
+// tools. `aggregator help` lists the subcommands; each has its own -h.
 //
-//	server [flags]            serve (see -h for flags and AGGREGATOR_* variables)
-//	server healthcheck        exit 0 if the local server answers /healthz (for Docker)
-//	server export [flags]     write the configured store as NDJSON to stdout
-//	server import [flags]     read an export from stdin into the configured, empty store
-//	server loadgen [flags]    publish a test load and verify it (see internal/loadgen)
+//	aggregator [serve] [flags]   serve (the default)
+//	aggregator healthcheck       exit 0 if the local server answers /healthz (for Docker)
+//	aggregator export [flags]    write the configured store as NDJSON to stdout
+//	aggregator import [flags]    read an export from stdin into the configured, empty store
+//	aggregator version           print version, commit and Go version
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
-	"time"
-
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
-
-	httpadapter "github.com/uts-aggregator/uts-aggregator/adapters/http"
-	"github.com/uts-aggregator/uts-aggregator/adapters/memory"
-	"github.com/uts-aggregator/uts-aggregator/adapters/metrics"
-	"github.com/uts-aggregator/uts-aggregator/adapters/postgres"
-	"github.com/uts-aggregator/uts-aggregator/adapters/sqlite"
-	"github.com/uts-aggregator/uts-aggregator/app"
-	"github.com/uts-aggregator/uts-aggregator/domain"
-	"github.com/uts-aggregator/uts-aggregator/internal/loadgen"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// env is what a subcommand may use of its process.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is one subcommand of the binary. Its run parses its own flags
+// from args with newFlagSet, so that `aggregator NAME -h` lists only them.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, e env) error
+}
+
+// commands is the binary's subcommand table, in the order help lists it.
+// The first entry runs when no subcommand is named.
+var commands = []command{
+	{"serve", "run the HTTP service (the default when no subcommand is given)", runServe},
+	{"healthcheck", "exit 0 if the local server answers /healthz (the image's health check)", runHealthcheck},
+	{"export", "write the configured store as NDJSON to stdout", runExport},
+	{"import", "read an export from stdin into the configured, empty store", runImport},
+	{"version", "print version, commit and Go version", runVersion},
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	code := run(ctx, os.Args[1:], env{os.Getenv, os.Stdin, os.Stdout, os.Stderr})
+	stop()
+	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// Exit codes of run.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2 // unknown subcommand, stray argument or bad flag
+)
+
+// run dispatches args to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, e env) int {
+	cmd := commands[0]
 	if len(args) > 0 {
-		switch args[0] {
-		case "healthcheck":
-			return healthcheck(args[1:], getenv)
-		case "export", "import":
-			return transfer(ctx, args[0], args[1:], getenv, os.Stdin, stdout, stderr)
-		case "loadgen":
-			if code := loadgen.Run(ctx, args[1:], stdout, stderr); code != 0 {
-				os.Exit(code)
+		switch name := args[0]; {
+		case name == "help" || name == "-h" || name == "-help" || name == "--help":
+			return help(args[1:], e)
+		case strings.HasPrefix(name, "-"):
+			// flags of the default subcommand
+		default:
+			c, ok := lookup(name)
+			if !ok {
+				fmt.Fprintf(e.stderr, "aggregator: unknown command %q\n\n", name)
+				usage(e.stderr)
+				return exitUsage
 			}
-			return nil
+			cmd, args = c, args[1:]
 		}
 	}
-	cfg, err := parseConfig("server", args, getenv, stderr)
-	if err != nil {
-		return err
+	err := cmd.run(ctx, args, e)
+	var usageErr *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &usageErr):
+		fmt.Fprintf(e.stderr, "aggregator %s: %v\nRun 'aggregator %s -h' for its flags.\n", cmd.name, err, cmd.name)
+		return exitUsage
+	case isFlagError(err):
+		// The flag package has printed the problem and the usage already.
+		return exitUsage
 	}
-	logger, err := newLogger(cfg, stdout)
-	if err != nil {
-		return err
-	}
-	return serve(ctx, cfg, logger, nil)
+	fmt.Fprintf(e.stderr, "aggregator %s: %v\n", cmd.name, err)
+	return exitError
 }
 
-// store is an event repository the server owns and must close.
-type store interface {
-	app.EventRepository
-	Close() error
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
 
-func openStore(ctx context.Context, cfg config) (store, error) {
-	switch cfg.Store {
-	case "memory":
-		return nopCloser{memory.New()}, nil
-	case "postgres":
-		return postgres.Open(ctx, cfg.PostgresDSN, postgres.Options{
-			MaxConns: cfg.PostgresMaxConns, ConnMaxLifetime: cfg.PostgresConnMaxAge,
-		})
-	default:
-		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+// help prints the subcommand list, or one subcommand's flags.
+func help(args []string, e env) int {
+	if len(args) == 0 {
+		usage(e.stdout)
+		return exitOK
 	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(e.stderr, "aggregator help: unknown command %q\n\n", args[0])
+		usage(e.stderr)
+		return exitUsage
+	}
+	return run(context.Background(), []string{c.name, "-h"}, env{e.getenv, e.stdin, e.stdout, e.stdout})
 }
 
-type nopCloser struct{ *memory.Repository }
-
-func (nopCloser) Close() error { return nil }
-
-// serve runs the server until ctx ends, then shuts down in order: stop
-// accepting, finish in-flight requests and their commits, close the store.
-// ready, if not nil, receives the bound address once the server listens.
-func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- string) error {
-	repo, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: aggregator [command] [flags]\n\nThe uts-aggregator event service and its tools.\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	defer repo.Close()
-	var svc *app.Service
-	recorder := metrics.New(func() int { return svc.Queued() })
-	svc = app.New(repo, app.Options{
-		Limits:             domain.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes},
-		Logger:             logger,
-		LogDuplicatesEvery: cfg.LogDuplicatesEvery,
-		Observer:           recorder,
-	})
-	defer svc.Close()
-
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", recorder.Handler())
-	api := humago.New(mux, httpadapter.NewConfig(version))
-	httpadapter.Register(api, svc, httpadapter.Options{
-		MaxBatch: cfg.MaxBatch, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger,
-	})
-	srv := &http.Server{
-		Handler:           httpadapter.Recover(mux, logger),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	if cfg.PprofAddr != "" {
-		go servePprof(cfg.PprofAddr, logger)
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	logger.Info("listening", "addr", ln.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir, "version", version)
-	if ready != nil {
-		ready <- ln.Addr().String()
-	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("stopped")
-	return nil
+	fmt.Fprintf(w, "  %-12s %s\n", "help", "list the commands, or show one command's flags: aggregator help export")
+	fmt.Fprintf(w, "\nRun 'aggregator COMMAND -h' for the flags of a command; every flag can also be set\nthrough its AGGREGATOR_* environment variable.\n")
 }
 
-// healthcheck asks the local server's /healthz; the image has no curl.
-func healthcheck(args []string, getenv func(string) string) error {
-	addr := getenv("AGGREGATOR_ADDR")
-	if len(args) > 0 {
-		addr = args[0]
-	}
-	if addr == "" {
-		addr = ":8080"
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("address %q: %w", addr, err)
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthz answered %s", resp.Status)
-	}
-	return nil
+// usageError is a mistake in the command line: it exits with exitUsage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
 }
 
-// servePprof serves the runtime profiles on their own address, so that they
-// are never reachable through the public port.
-func servePprof(addr string, logger *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	logger.Info("profiling", "addr", addr)
-	if err := http.ListenAndServe(addr, mux); err != nil {
-		logger.Error("profiling server stopped", "err", err)
+// flagError marks an error the flag package has already reported.
+type flagError struct{ err error }
+
+func (e *flagError) Error() string { return e.err.Error() }
+func (e *flagError) Unwrap() error { return e.err }
+
+func isFlagError(err error) bool {
+	var fe *flagError
+	return errors.As(err, &fe)
+}
+
+// newFlagSet returns a flag set for subcommand name whose -h prints the
+// synopsis, what the command does and its flags.
+func newFlagSet(name, synopsis, doc string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: aggregator %s %s\n\n%s\n", name, synopsis, doc)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintf(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 	}
+	return fs
 }

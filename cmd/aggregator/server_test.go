@@ -230,11 +230,11 @@ func TestConfigFromEnvironmentAndFlags(t *testing.T) {
 func TestHealthcheckCommand(t *testing.T) {
 	base, stop := startServer(t, testConfig(t, "memory"))
 	addr := strings.TrimPrefix(base, "http://")
-	if err := healthcheck([]string{addr}, func(string) string { return "" }); err != nil {
-		t.Fatalf("healthcheck against a running server: %v", err)
+	if code := run(context.Background(), []string{"healthcheck", addr}, testEnv(nil)); code != 0 {
+		t.Fatalf("healthcheck against a running server exited %d", code)
 	}
 	stop()
-	if err := healthcheck([]string{addr}, func(string) string { return "" }); err == nil {
-		t.Fatal("healthcheck passed with the server stopped")
+	if code := run(context.Background(), []string{"healthcheck", "-addr", addr}, testEnv(nil)); code != 1 {
+		t.Fatalf("healthcheck with the server stopped exited %d, want 1", code)
 	}
 }

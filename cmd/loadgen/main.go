@@ -1,6 +1,6 @@
 // Command loadgen publishes a reproducible load to a uts-aggregator and checks
-// that it stored and counted exactly what was sent. The same tool is the
-// server's `loadgen` subcommand; see internal/loadgen for the flags.
+// that it stored and counted exactly what was sent; see internal/loadgen for
+// the flags. It is a binary of its own so that the server does not carry it.
 package main
 
 import (

@@ -2,12 +2,13 @@ package loadgen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/uts-aggregator/uts-aggregator/internal/httpserve"
 )
 
 // emptyHandler is the HTTP baseline: POST /publish reads the body and answers
@@ -36,20 +37,5 @@ func serveEmpty(ctx context.Context, addr string, stderr io.Writer) error {
 	}
 	srv := &http.Server{Handler: emptyHandler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stderr, "loadgen: serving an empty POST /publish on http://%s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpserve.Serve(ctx, srv, ln, 5*time.Second)
 }

@@ -133,3 +133,19 @@ func TestRulesCatchViolations(t *testing.T) {
 		}
 	}
 }
+
+// The server binary is the product: the load generator is a binary of its
+// own (cmd/loadgen) and must not be linked into it.
+func TestServerDoesNotLinkTheLoadGenerator(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", module+"/cmd/aggregator")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == module+"/internal/loadgen" {
+			t.Errorf("cmd/aggregator depends on %s", dep)
+		}
+	}
+}

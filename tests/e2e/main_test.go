@@ -178,10 +178,13 @@ func useLocalhostForSameHostEngine(ctx context.Context, cli *testcontainers.Dock
 	}
 }
 
-// buildBinaries builds the static binary the prebuilt target copies. The
-// load generator is its `loadgen` subcommand.
+// buildBinaries builds the static binaries the prebuilt targets copy: the
+// server, and the load generator the compose publisher runs.
 func buildBinaries(ctx context.Context) error {
-	return goBuild(ctx, "./cmd/aggregator", "dist/aggregator")
+	if err := goBuild(ctx, "./cmd/aggregator", "dist/aggregator"); err != nil {
+		return err
+	}
+	return goBuild(ctx, "./cmd/loadgen", "dist/loadgen")
 }
 
 func goBuild(ctx context.Context, pkg, out string) error {

@@ -41,6 +41,7 @@ func freeAddr(t *testing.T) string {
 func TestLoadgenAgainstRealServer(t *testing.T) {
 	bin := t.TempDir()
 	server := build(t, bin, "cmd/aggregator")
+	loadgen := build(t, bin, "cmd/loadgen")
 
 	addr := freeAddr(t)
 	var log bytes.Buffer
@@ -63,8 +64,7 @@ func TestLoadgenAgainstRealServer(t *testing.T) {
 		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			// The load generator as the image ships it: a subcommand of the server.
-			out, err := exec.CommandContext(ctx, server, "loadgen", "-url", url, "-events", "5000", "-duplicates", "0.2",
+			out, err := exec.CommandContext(ctx, loadgen, "-url", url, "-events", "5000", "-duplicates", "0.2",
 				"-batch", fmt.Sprint(batch), "-concurrency", "16", "-progress", "none").CombinedOutput()
 			if err != nil {
 				t.Fatalf("loadgen: %v\n%s", err, out)

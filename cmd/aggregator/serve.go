@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	httpadapter "github.com/uts-aggregator/uts-aggregator/adapters/http"
+	"github.com/uts-aggregator/uts-aggregator/adapters/memory"
+	"github.com/uts-aggregator/uts-aggregator/adapters/metrics"
+	"github.com/uts-aggregator/uts-aggregator/adapters/postgres"
+	"github.com/uts-aggregator/uts-aggregator/adapters/sqlite"
+	"github.com/uts-aggregator/uts-aggregator/app"
+	"github.com/uts-aggregator/uts-aggregator/domain"
+	"github.com/uts-aggregator/uts-aggregator/internal/httpserve"
+)
+
+// runServe is the serve subcommand: read the configuration, log it, serve.
+func runServe(ctx context.Context, args []string, e env) error {
+	cfg, err := parseConfig("serve", args, e.getenv, e.stderr)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, e.stdout)
+	logger.Info("configuration", append([]any{"version", version}, cfg.logAttrs()...)...)
+	for _, w := range cfg.warnings {
+		logger.Warn(w)
+	}
+	return serve(ctx, cfg, logger, nil)
+}
+
+// store is an event repository the server owns and must close.
+type store interface {
+	app.EventRepository
+	Close() error
+}
+
+func openStore(ctx context.Context, cfg config) (store, error) {
+	switch cfg.Store {
+	case "memory":
+		return nopCloser{memory.New()}, nil
+	case "postgres":
+		return postgres.Open(ctx, cfg.PostgresDSN, postgres.Options{
+			MaxConns: cfg.PostgresMaxConns, ConnMaxLifetime: cfg.PostgresConnMaxAge,
+		})
+	default:
+		return sqlite.Open(ctx, cfg.DataDir, sqlite.Options{Synchronous: cfg.SQLiteSynchronous})
+	}
+}
+
+type nopCloser struct{ *memory.Repository }
+
+func (nopCloser) Close() error { return nil }
+
+// serve runs the server until ctx ends, then shuts down in order: stop
+// accepting, finish in-flight requests and their commits, close the store.
+// ready, if not nil, receives the bound address once the server listens.
+func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- string) error {
+	repo, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	var svc *app.Service
+	recorder := metrics.New(func() int { return svc.Queued() })
+	svc = app.New(repo, app.Options{
+		Limits:             domain.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes},
+		Logger:             logger,
+		LogDuplicatesEvery: cfg.LogDuplicatesEvery,
+		Observer:           recorder,
+	})
+	defer svc.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", recorder.Handler())
+	api := humago.New(mux, httpadapter.NewConfig(version))
+	httpadapter.Register(api, svc, httpadapter.Options{
+		MaxBatch: cfg.MaxBatch, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger,
+	})
+	srv := &http.Server{
+		Handler:           httpadapter.Recover(mux, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, logger)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir, "version", version)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	// Shutdown starts when ctx ends; the deferred Close calls then finish
+	// the queued commits and close the store.
+	go func() {
+		<-ctx.Done()
+		logger.Info("shutting down")
+	}()
+	if err := httpserve.Serve(ctx, srv, ln, cfg.ShutdownTimeout); err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// servePprof serves the runtime profiles on their own address, so that they
+// are never reachable through the public port.
+func servePprof(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	logger.Info("profiling", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		logger.Error("profiling server stopped", "err", err)
+	}
+}
