@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
-// errStopped is returned to publishers that arrive after Close.
-var errStopped = errors.New("service is shutting down")
+// ErrStopped is returned to publishers that arrive after Close: the service
+// is shutting down and stores nothing more. A retry against another replica,
+// or this one once it is back, is safe.
+var ErrStopped = errors.New("service is shutting down")
 
 // committer implements group commit: publishes that arrive while a commit is
 // running wait together and go to the repository as one Append, so one
@@ -20,7 +23,13 @@ type committer struct {
 	repo     EventRepository
 	now      func() time.Time
 	maxGroup int
-	onCommit func(events []domain.Event, outcomes []domain.Outcome, at time.Time, requests int, took time.Duration)
+	// committed is told about each durable commit, after its publishers
+	// have been released: the events, their outcomes, their receive time, how many publishes
+	// shared the commit and how long the store took.
+	committed func(events []domain.Event, outcomes []domain.Outcome, at time.Time, publishes int, took time.Duration)
+	// counted tallies every committed outcome before the publishers are
+	// released, so that a publisher who reads the counters next sees its own.
+	counted counters
 
 	queue    chan *pending
 	mu       sync.RWMutex // guards closed against sends on a closed queue
@@ -36,9 +45,9 @@ type pending struct {
 }
 
 func startCommitter(repo EventRepository, now func() time.Time, maxGroup int,
-	onCommit func([]domain.Event, []domain.Outcome, time.Time, int, time.Duration)) *committer {
+	committed func([]domain.Event, []domain.Outcome, time.Time, int, time.Duration)) *committer {
 	c := &committer{
-		repo: repo, now: now, maxGroup: maxGroup, onCommit: onCommit,
+		repo: repo, now: now, maxGroup: maxGroup, committed: committed,
 		queue:    make(chan *pending, 4096),
 		finished: make(chan struct{}),
 	}
@@ -54,7 +63,7 @@ func (c *committer) commit(ctx context.Context, events []domain.Event) ([]domain
 	c.mu.RLock()
 	if c.closed {
 		c.mu.RUnlock()
-		return nil, errStopped
+		return nil, ErrStopped
 	}
 	select {
 	case c.queue <- p:
@@ -104,6 +113,10 @@ func (c *committer) run() {
 			}
 		}
 		c.flush(group, events)
+		// The slices are reused: drop what they point to, or up to a
+		// group of payloads would stay reachable until overwritten.
+		clear(group)
+		clear(events)
 	}
 }
 
@@ -112,8 +125,9 @@ func (c *committer) flush(group []*pending, events []domain.Event) {
 	// shares the transaction.
 	start, at := time.Now(), c.now()
 	outcomes, err := c.repo.Append(context.Background(), events, at)
+	took := time.Since(start)
 	if err == nil {
-		c.onCommit(events, outcomes, at, len(group), time.Since(start))
+		c.counted.add(outcomes)
 	}
 	off := 0
 	for _, p := range group {
@@ -126,4 +140,29 @@ func (c *committer) flush(group []*pending, events []domain.Event) {
 		off += n
 		close(p.done)
 	}
+	// Publishers do not wait for the observer or the log lines.
+	if err == nil {
+		c.committed(events, outcomes, at, len(group), took)
+	}
+}
+
+// counters is a tally that is safe to read while the committer adds to it.
+type counters struct {
+	received, accepted, dropped, conflicts atomic.Int64
+}
+
+func (t *counters) add(outcomes []domain.Outcome) {
+	var c domain.Counters
+	for _, o := range outcomes {
+		c.Count(o.Status)
+	}
+	t.received.Add(c.Received)
+	t.accepted.Add(c.Accepted)
+	t.dropped.Add(c.Dropped)
+	t.conflicts.Add(c.Conflicts)
+}
+
+func (t *counters) load() domain.Counters {
+	return domain.Counters{Received: t.received.Load(), Accepted: t.accepted.Load(),
+		Dropped: t.dropped.Load(), Conflicts: t.conflicts.Load()}
 }

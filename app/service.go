@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -45,9 +46,7 @@ type Service struct {
 	startedAt time.Time
 	committer *committer
 	feed      *feed
-
-	received, accepted, dropped, conflicts atomic.Int64
-	dupSeen                                atomic.Int64
+	dupSeen   atomic.Int64
 }
 
 // New returns a Service that stores through repo.
@@ -65,7 +64,7 @@ func New(repo EventRepository, opts Options) *Service {
 		opts.MaxGroupEvents = 10_000
 	}
 	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed()}
-	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, s.record)
+	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, s.committed)
 	return s
 }
 
@@ -86,13 +85,23 @@ func (e *InvalidEventError) Error() string { return fmt.Sprintf("event %d: %v", 
 
 func (e *InvalidEventError) Unwrap() error { return e.Err }
 
+// invalidEvent reports why the i-th event failed validation: an
+// *InvalidEventError for a broken rule, any other error wrapped as it is.
+func invalidEvent(i int, err error) error {
+	var v *domain.ValidationError
+	if errors.As(err, &v) {
+		return &InvalidEventError{Index: i, Err: v}
+	}
+	return fmt.Errorf("validate event %d: %w", i, err)
+}
+
 // Publish validates all events and stores those not stored yet. Nothing is
 // stored unless every event is valid; the first invalid one is reported as an
 // *InvalidEventError. When Publish returns nil the outcomes are durable.
 func (s *Service) Publish(ctx context.Context, events []domain.Event) ([]domain.Outcome, error) {
 	for i, e := range events {
 		if err := e.Validate(s.opts.Limits); err != nil {
-			return nil, &InvalidEventError{Index: i, Err: err.(*domain.ValidationError)}
+			return nil, invalidEvent(i, err)
 		}
 	}
 	outcomes, err := s.committer.commit(ctx, events)
@@ -102,9 +111,10 @@ func (s *Service) Publish(ctx context.Context, events []domain.Event) ([]domain.
 	return outcomes, nil
 }
 
-// record counts committed outcomes and logs dropped events. The committer
-// calls it once per group, after the commit.
-func (s *Service) record(events []domain.Event, outcomes []domain.Outcome, at time.Time, publishes int, took time.Duration) {
+// committed logs the dropped events of a commit, tells the observer and
+// hands the new events to the live tails. The committer calls it once per
+// group, after releasing the publishers.
+func (s *Service) committed(events []domain.Event, outcomes []domain.Outcome, at time.Time, publishes int, took time.Duration) {
 	var (
 		c      domain.Counters
 		stored []domain.StoredEvent
@@ -126,10 +136,6 @@ func (s *Service) record(events []domain.Event, outcomes []domain.Outcome, at ti
 				"topic", events[i].Topic, "event_id", events[i].EventID, "seq", o.Seq)
 		}
 	}
-	s.received.Add(c.Received)
-	s.accepted.Add(c.Accepted)
-	s.dropped.Add(c.Dropped)
-	s.conflicts.Add(c.Conflicts)
 	if s.opts.Observer != nil {
 		s.opts.Observer.Committed(c, publishes, took)
 	}
@@ -203,15 +209,10 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 		return Stats{}, fmt.Errorf("read stats: %w", err)
 	}
 	st := Stats{
-		SinceStart: domain.Counters{
-			Received:  s.received.Load(),
-			Accepted:  s.accepted.Load(),
-			Dropped:   s.dropped.Load(),
-			Conflicts: s.conflicts.Load(),
-		},
-		Topics:    topics,
-		StartedAt: s.startedAt,
-		Uptime:    s.opts.Now().Sub(s.startedAt),
+		SinceStart: s.committer.counted.load(),
+		Topics:     topics,
+		StartedAt:  s.startedAt,
+		Uptime:     s.opts.Now().Sub(s.startedAt),
 	}
 	for _, t := range topics {
 		st.Lifetime = st.Lifetime.Add(t.Counters)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/memory"
 	"github.com/uts-aggregator/uts-aggregator/app"
@@ -181,16 +183,136 @@ func TestConcurrentPublishesShareOneCommit(t *testing.T) {
 
 func TestCloseFinishesQueuedCommitsThenRefuses(t *testing.T) {
 	ctx := context.Background()
-	repo := memory.New()
+	repo := &gatedRepo{Repository: memory.New(), entered: make(chan struct{}), release: make(chan struct{})}
 	svc := app.New(repo, app.Options{})
-	if _, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "a", 1)}); err != nil {
-		t.Fatal(err)
+
+	type result struct {
+		out []domain.Outcome
+		err error
 	}
-	svc.Close()
-	if _, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "b", 1)}); err == nil {
-		t.Fatal("Publish after Close succeeded, want an error")
+	publish := func(id string) chan result {
+		ch := make(chan result, 1)
+		go func() {
+			out, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", id, 1)})
+			ch <- result{out, err}
+		}()
+		return ch
 	}
-	if _, err := repo.Get(ctx, domain.Key{Topic: "t", EventID: "b"}); !errors.Is(err, app.ErrNotFound) {
+	inFlight := publish("in-flight")
+	<-repo.entered // its commit is running
+	queued := publish("queued")
+	deadline := time.Now().Add(5 * time.Second)
+	for svc.Queued() < 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if svc.Queued() != 1 {
+		t.Fatal("the second publish never queued")
+	}
+
+	closed := make(chan struct{})
+	go func() { svc.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a commit was in flight and another queued")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(repo.release)
+	<-closed
+
+	for name, ch := range map[string]chan result{"in-flight": inFlight, "queued": queued} {
+		r := <-ch
+		if r.err != nil {
+			t.Errorf("%s publish: %v, want it committed before Close returned", name, r.err)
+			continue
+		}
+		if len(r.out) != 1 || r.out[0].Status != domain.Accepted {
+			t.Errorf("%s publish: outcomes %+v, want one accepted", name, r.out)
+		}
+		if _, err := repo.Get(ctx, domain.Key{Topic: "t", EventID: name}); err != nil {
+			t.Errorf("%s event not stored: %v", name, err)
+		}
+	}
+
+	if _, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "late", 1)}); !errors.Is(err, app.ErrStopped) {
+		t.Fatalf("Publish after Close: %v, want ErrStopped", err)
+	}
+	if _, err := repo.Get(ctx, domain.Key{Topic: "t", EventID: "late"}); !errors.Is(err, app.ErrNotFound) {
 		t.Fatalf("event published after Close was stored (err %v)", err)
 	}
+}
+
+// blockingObserver holds the committer inside Committed until released.
+type blockingObserver struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (o blockingObserver) Committed(domain.Counters, int, time.Duration) {
+	o.entered <- struct{}{}
+	<-o.release
+}
+
+func TestPublishersDoNotWaitForTheObserver(t *testing.T) {
+	ctx := context.Background()
+	obs := blockingObserver{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	svc := app.New(memory.New(), app.Options{Observer: obs})
+	defer svc.Close()
+	defer close(obs.release)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "a", 1)})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish still waiting while the commit observer runs: waiters must be released first")
+	}
+	<-obs.entered // the observer is still told about the commit
+	st, err := svc.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (domain.Counters{Received: 1, Accepted: 1}); st.SinceStart != want {
+		t.Fatalf("since start = %+v right after Publish returned, want %+v", st.SinceStart, want)
+	}
+}
+
+// A group's events must not stay reachable from the committer once their
+// commit is done: a later, smaller group used to leave them in the reused
+// slices, up to MaxGroupEvents payloads of 64 KiB.
+func TestCommittedPayloadsAreNotRetained(t *testing.T) {
+	ctx := context.Background()
+	svc := newService(t, memory.New())
+	big := publishBig(t, svc)
+	if _, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "small", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	if big.Value() != nil {
+		t.Fatal("the payload of a committed event is still reachable from the service")
+	}
+}
+
+// publishBig publishes two events in one request and returns a weak pointer
+// to the second one's payload, which only the service may still hold.
+func publishBig(t *testing.T, svc *app.Service) weak.Pointer[byte] {
+	t.Helper()
+	payload := make([]byte, 64<<10)
+	copy(payload, `{"pad":"`)
+	for i := 8; i < len(payload)-2; i++ {
+		payload[i] = 'x'
+	}
+	copy(payload[len(payload)-2:], `"}`)
+	events := []domain.Event{apptest.NewEvent("t", "first", 1), {Topic: "t", EventID: "big", Source: "test", Payload: payload}}
+	if _, err := svc.Publish(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	return weak.Make(&payload[0])
 }

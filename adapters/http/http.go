@@ -78,7 +78,16 @@ type handlers struct {
 // errors become status codes; anything unexpected is logged with its cause
 // and answered with a bare 500.
 func (h *handlers) fail(ctx context.Context, op string, err error) error {
+	var answered huma.StatusError
 	switch {
+	case errors.As(err, &answered):
+		// Already an answer (a problem found while reading the request).
+		return err
+	case errors.Is(err, app.ErrStopped):
+		// Nothing was stored; another replica, or this one once restarted,
+		// takes the retry.
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the service is shutting down; retry"),
+			http.Header{"Retry-After": {"1"}})
 	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no event with this topic and event_id")
 	case errors.Is(err, context.Canceled):

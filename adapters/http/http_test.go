@@ -278,6 +278,32 @@ func TestUnexpectedErrorsHideInternals(t *testing.T) {
 	}
 }
 
+// stoppedService is a service that is shutting down.
+type stoppedService struct{ brokenService }
+
+func (stoppedService) Publish(_ context.Context, events []domain.Event) ([]domain.Outcome, error) {
+	return nil, fmt.Errorf("publish %d events: %w", len(events), app.ErrStopped)
+}
+
+func TestPublishDuringShutdownAnswers503WithRetryAfter(t *testing.T) {
+	var logs bytes.Buffer
+	_, api := humatest.New(t, httpadapter.NewConfig("test"))
+	httpadapter.Register(api, stoppedService{}, httpadapter.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r := post(api, event("t", "1"))
+	if r.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503: %s", r.Code, r.Body)
+	}
+	if got := r.Header.Get("Retry-After"); got == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+		t.Fatalf("content type %q, want problem+json", r.Header.Get("Content-Type"))
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("a refused publish during shutdown was logged as a failure: %s", logs.String())
+	}
+}
+
 func TestRecoverAnswersPanicsWithBare500(t *testing.T) {
 	h := httpadapter.Recover(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("secret state") }), slog.New(slog.DiscardHandler))
 	rec := &responseRecorder{header: http.Header{}}

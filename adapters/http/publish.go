@@ -66,7 +66,8 @@ func registerPublish(api huma.API, h *handlers) {
 		// decodePublish validates the raw body and names each broken event.
 		SkipValidateBody: true,
 		MaxBodyBytes:     h.opts.MaxBodyBytes,
-		Errors:           []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusInternalServerError},
+		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
+			http.StatusInternalServerError, http.StatusServiceUnavailable},
 	}, h.publish)
 
 	// The body is read raw; describe what it really holds.
@@ -81,7 +82,7 @@ func registerPublish(api huma.API, h *handlers) {
 func (h *handlers) publish(ctx context.Context, in *PublishInput) (*PublishOutput, error) {
 	events, batch, err := decodePublish(in.RawBody, h.opts.MaxBatch)
 	if err != nil {
-		return nil, err
+		return nil, h.fail(ctx, "publish-event", err)
 	}
 	outcomes, err := h.svc.Publish(ctx, events)
 	var invalid *app.InvalidEventError
@@ -153,16 +154,16 @@ func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool,
 	}
 	events = make([]domain.Event, len(bodies))
 	for i, b := range bodies {
-		e, verr := toEvent(b)
-		if verr != nil {
-			return nil, batch, invalidEvent(eventLocation(batch, i), verr)
+		e, err := toEvent(b)
+		if err != nil {
+			return nil, batch, eventError(eventLocation(batch, i), err)
 		}
 		events[i] = e
 	}
 	return events, batch, nil
 }
 
-func toEvent(b EventBody) (domain.Event, *domain.ValidationError) {
+func toEvent(b EventBody) (domain.Event, error) {
 	e := domain.Event{Topic: b.Topic, EventID: b.EventID, Source: b.Source, Payload: b.Payload}
 	if bytes.Equal(b.Payload, []byte("null")) {
 		e.Payload = nil
@@ -170,13 +171,21 @@ func toEvent(b EventBody) (domain.Event, *domain.ValidationError) {
 	if b.Timestamp != nil {
 		ts, err := domain.ParseTimestamp(*b.Timestamp)
 		if err != nil {
-			var v *domain.ValidationError
-			errors.As(err, &v)
-			return domain.Event{}, v
+			return domain.Event{}, err
 		}
 		e.Timestamp = ts
 	}
 	return e, nil
+}
+
+// eventError reports why the event at loc could not be read: a broken rule
+// as invalidEvent does, any other error as it is, for fail to answer 500.
+func eventError(loc string, err error) error {
+	var v *domain.ValidationError
+	if errors.As(err, &v) {
+		return invalidEvent(loc, v)
+	}
+	return fmt.Errorf("read event %s: %w", loc, err)
 }
 
 // explainDecodeError finds out why a body did not decode: malformed JSON
