@@ -21,9 +21,13 @@ type EventRepository interface {
 	// repeat of that earlier event. receivedAt is recorded on new events.
 	Append(ctx context.Context, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error)
 	// List returns up to q.Limit stored events with seq greater than q.After,
-	// in seq order, only from q.Topic when it is not empty.
+	// in seq order, only from q.Topic when it is not empty and only those
+	// received in [q.Since, q.Until) when those are set. Purged events are
+	// not listed. It finds the time window without a scan: received time
+	// grows with seq.
 	List(ctx context.Context, q ListQuery) ([]domain.StoredEvent, error)
-	// Get returns the stored event with the key, or ErrNotFound.
+	// Get returns the stored event with the key, ErrPurged if the store
+	// still remembers the key but purged the event, or ErrNotFound.
 	Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error)
 	// Stats returns the counters kept since the store was created, per topic,
 	// sorted by topic name. Its cost does not grow with the number of events.
@@ -35,10 +39,16 @@ type ListQuery struct {
 	Topic string // empty means every topic
 	After int64  // exclusive seq cursor; 0 starts at the beginning
 	Limit int
+	// Since and Until bound the received time, Since inclusive and Until
+	// exclusive; the zero time leaves that side open.
+	Since, Until time.Time
 }
 
 // TopicStats is the lifetime tally of one topic.
 type TopicStats struct {
 	Topic string
 	domain.Counters
+	// Purged counts the topic's events that retention or the dedup window
+	// removed: Accepted - Purged are stored now.
+	Purged int64
 }

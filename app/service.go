@@ -28,6 +28,9 @@ type Options struct {
 	MaxGroupEvents int
 	// Observer, if set, is told about every group commit.
 	Observer CommitObserver
+	// Lifecycle, if set, runs retention in the background; the repository
+	// must then be a Purger.
+	Lifecycle Lifecycle
 }
 
 // CommitObserver is told about every durable group commit, for example to
@@ -47,6 +50,7 @@ type Service struct {
 	committer *committer
 	feed      *feed
 	dupSeen   atomic.Int64
+	sweeper   *sweeper
 }
 
 // New returns a Service that stores through repo.
@@ -63,14 +67,20 @@ func New(repo EventRepository, opts Options) *Service {
 	if opts.MaxGroupEvents <= 0 {
 		opts.MaxGroupEvents = 10_000
 	}
+	if opts.Lifecycle.Step <= 0 {
+		opts.Lifecycle.Step = 500
+	}
 	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed()}
 	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, s.committed)
+	s.sweeper = s.startSweeper()
 	return s
 }
 
-// Close waits for pending commits, stops the group committer and ends every
-// Tail. The repository stays open; its owner closes it.
+// Close stops the lifecycle sweep, waits for pending commits, stops the
+// group committer and ends every Tail. The repository stays open; its owner
+// closes it.
 func (s *Service) Close() {
+	s.sweeper.stop()
 	s.committer.stop()
 	s.feed.close()
 }
@@ -195,10 +205,13 @@ type Stats struct {
 	SinceStart domain.Counters
 	// Lifetime counts everything the store ever handled, across restarts and,
 	// on a shared store, across replicas.
-	Lifetime  domain.Counters
-	Topics    []TopicStats
-	StartedAt time.Time
-	Uptime    time.Duration
+	Lifetime domain.Counters
+	// Purged counts the events retention removed over the store's life;
+	// Stored is how many are stored now (Lifetime.Accepted - Purged).
+	Purged, Stored int64
+	Topics         []TopicStats
+	StartedAt      time.Time
+	Uptime         time.Duration
 }
 
 // Stats returns the counters. It also serves as the readiness probe: it fails
@@ -216,7 +229,9 @@ func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	}
 	for _, t := range topics {
 		st.Lifetime = st.Lifetime.Add(t.Counters)
+		st.Purged += t.Purged
 	}
+	st.Stored = st.Lifetime.Accepted - st.Purged
 	return st, nil
 }
 

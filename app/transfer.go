@@ -81,6 +81,8 @@ type exportLine struct {
 	Accepted  *int64 `json:"accepted,omitempty"`
 	Dropped   *int64 `json:"dropped,omitempty"`
 	Conflicts *int64 `json:"conflicts,omitempty"`
+	// Purged is absent in exports of stores that never purged.
+	Purged *int64 `json:"purged,omitempty"`
 
 	Events *int64 `json:"events,omitempty"`
 	Topics *int64 `json:"topics,omitempty"`
@@ -153,7 +155,11 @@ func eventLine(e domain.StoredEvent) exportLine {
 
 func topicLine(t TopicStats) exportLine {
 	c := t.Counters
-	return exportLine{Kind: "topic", Topic: t.Topic, Received: &c.Received, Accepted: &c.Accepted, Dropped: &c.Dropped, Conflicts: &c.Conflicts}
+	l := exportLine{Kind: "topic", Topic: t.Topic, Received: &c.Received, Accepted: &c.Accepted, Dropped: &c.Dropped, Conflicts: &c.Conflicts}
+	if t.Purged != 0 {
+		l.Purged = &t.Purged
+	}
+	return l
 }
 
 // Import reads an Export stream into dst, which must be empty (ErrNotEmpty
@@ -229,6 +235,9 @@ func Import(ctx context.Context, r io.Reader, dst ImportTarget) (TransferSummary
 			}
 			seen[l.Topic] = true
 			t := TopicStats{Topic: l.Topic, Counters: domain.Counters{Received: *l.Received, Accepted: *l.Accepted, Dropped: *l.Dropped, Conflicts: *l.Conflicts}}
+			if l.Purged != nil {
+				t.Purged = *l.Purged
+			}
 			topics = append(topics, t)
 			sum.Topics++
 			sum.Lifetime = sum.Lifetime.Add(t.Counters)

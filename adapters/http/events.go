@@ -36,9 +36,20 @@ func toEventBody(e domain.StoredEvent) StoredEventBody {
 
 // ListEventsInput selects a page of GET /events.
 type ListEventsInput struct {
-	Topic string `query:"topic" doc:"Only events of this topic." example:"pembayaran"`
-	Limit int    `query:"limit" default:"100" minimum:"1" maximum:"1000" doc:"Most events on the page." example:"100"`
-	After int64  `query:"after" minimum:"0" doc:"Cursor: only events with a greater seq. Take it from the Link header of the previous page." example:"0"`
+	Topic string    `query:"topic" doc:"Only events of this topic." example:"pembayaran"`
+	Limit int       `query:"limit" default:"100" minimum:"1" maximum:"1000" doc:"Most events on the page." example:"100"`
+	After int64     `query:"after" minimum:"0" doc:"Cursor: only events with a greater seq. Take it from the Link header of the previous page." example:"0"`
+	Since time.Time `query:"since" doc:"Only events received at or after this time (RFC 3339)." example:"2025-01-02T15:00:00Z"`
+	Until time.Time `query:"until" doc:"Only events received before this time (RFC 3339)." example:"2025-01-02T16:00:00Z"`
+}
+
+// Resolve implements huma.Resolver: an empty window is a mistake worth
+// reporting.
+func (in *ListEventsInput) Resolve(huma.Context) []error {
+	if !in.Since.IsZero() && !in.Until.IsZero() && !in.Until.After(in.Since) {
+		return []error{&huma.ErrorDetail{Location: "query.until", Message: "must be after since", Value: in.Until}}
+	}
+	return nil
 }
 
 // ListEventsOutput is a page of events; Link names the next page when there is one.
@@ -65,7 +76,8 @@ func registerEvents(api huma.API, h *handlers) {
 		Path:        "/events",
 		Summary:     "List stored events",
 		Description: "Unique stored events in processing order, a page at a time. " +
-			"Follow the Link header (rel=\"next\") or pass the last seq as after.",
+			"Follow the Link header (rel=\"next\") or pass the last seq as after. " +
+			"since and until select by received time; events purged by retention are not listed.",
 		Tags:   []string{"Events"},
 		Errors: []int{http.StatusUnprocessableEntity, http.StatusInternalServerError},
 	}, h.listEvents)
@@ -75,12 +87,14 @@ func registerEvents(api huma.API, h *handlers) {
 		Path:        "/events/{topic}/{event_id}",
 		Summary:     "Get one stored event",
 		Tags:        []string{"Events"},
-		Errors:      []int{http.StatusNotFound, http.StatusInternalServerError},
+		Description: "404 if the event is unknown; 410 if it was stored and retention has purged it " +
+			"(its key is still remembered, so publishing it again is a duplicate).",
+		Errors: []int{http.StatusNotFound, http.StatusGone, http.StatusInternalServerError},
 	}, h.getEvent)
 }
 
 func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*ListEventsOutput, error) {
-	page, err := h.svc.List(ctx, app.ListQuery{Topic: in.Topic, After: in.After, Limit: in.Limit})
+	page, err := h.svc.List(ctx, app.ListQuery{Topic: in.Topic, After: in.After, Limit: in.Limit, Since: in.Since, Until: in.Until})
 	if err != nil {
 		return nil, h.fail(ctx, "list-events", err)
 	}
@@ -92,6 +106,11 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*ListEv
 		q := url.Values{"after": {strconv.FormatInt(page.Next, 10)}, "limit": {strconv.Itoa(in.Limit)}}
 		if in.Topic != "" {
 			q.Set("topic", in.Topic)
+		}
+		for name, t := range map[string]time.Time{"since": in.Since, "until": in.Until} {
+			if !t.IsZero() {
+				q.Set(name, t.Format(time.RFC3339Nano))
+			}
 		}
 		out.Link = "</events?" + q.Encode() + `>; rel="next"`
 	}

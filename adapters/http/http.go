@@ -90,6 +90,8 @@ func (h *handlers) fail(ctx context.Context, op string, err error) error {
 			http.Header{"Retry-After": {"1"}})
 	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no event with this topic and event_id")
+	case errors.Is(err, app.ErrPurged):
+		return huma.Error410Gone("the event was purged by retention; its key is still remembered")
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		return huma.NewError(499, "client closed request")

@@ -25,7 +25,8 @@ func toCounters(c domain.Counters) CountersBody {
 // TopicCountersBody is one topic's lifetime tally.
 type TopicCountersBody struct {
 	CountersBody
-	StoredEvents int64 `json:"stored_events" doc:"Events of this topic in the store." example:"1"`
+	StoredEvents int64 `json:"stored_events" doc:"Events of this topic in the store now." example:"1"`
+	PurgedEvents int64 `json:"purged_events" doc:"Events of this topic that retention removed, over the store's life." example:"0"`
 }
 
 // StatsBody is the answer of GET /stats.
@@ -35,8 +36,9 @@ type StatsBody struct {
 	UptimeSeconds float64                      `json:"uptime_seconds" doc:"Seconds since this process started." example:"12.5"`
 	StartedAt     time.Time                    `json:"started_at" doc:"When this process started (UTC)." example:"2025-01-02T15:04:05Z"`
 	Lifetime      CountersBody                 `json:"lifetime" doc:"The same counters over the store's whole life: across restarts and, on a shared store, across replicas." example:"{\"received\":3,\"unique_processed\":1,\"duplicate_dropped\":2,\"duplicate_conflicts\":0}"`
-	StoredEvents  int64                        `json:"stored_events" doc:"Unique events in the store." example:"1"`
-	PerTopic      map[string]TopicCountersBody `json:"per_topic" doc:"Lifetime counters per topic." example:"{\"pembayaran\":{\"received\":3,\"unique_processed\":1,\"duplicate_dropped\":2,\"duplicate_conflicts\":0,\"stored_events\":1}}"`
+	StoredEvents  int64                        `json:"stored_events" doc:"Unique events in the store now: lifetime unique_processed - purged_events." example:"1"`
+	PurgedEvents  int64                        `json:"purged_events" doc:"Events that retention (or the dedup window) removed, over the store's life; it never goes down." example:"0"`
+	PerTopic      map[string]TopicCountersBody `json:"per_topic" doc:"Lifetime counters per topic." example:"{\"pembayaran\":{\"received\":3,\"unique_processed\":1,\"duplicate_dropped\":2,\"duplicate_conflicts\":0,\"stored_events\":1,\"purged_events\":0}}"`
 }
 
 // StatsOutput is the answer of GET /stats.
@@ -76,12 +78,13 @@ func (h *handlers) stats(ctx context.Context, _ *struct{}) (*StatsOutput, error)
 		UptimeSeconds: st.Uptime.Seconds(),
 		StartedAt:     st.StartedAt.UTC(),
 		Lifetime:      toCounters(st.Lifetime),
-		StoredEvents:  st.Lifetime.Accepted,
+		StoredEvents:  st.Stored,
+		PurgedEvents:  st.Purged,
 		PerTopic:      make(map[string]TopicCountersBody, len(st.Topics)),
 	}
 	for i, t := range st.Topics {
 		b.Topics[i] = t.Topic
-		b.PerTopic[t.Topic] = TopicCountersBody{CountersBody: toCounters(t.Counters), StoredEvents: t.Accepted}
+		b.PerTopic[t.Topic] = TopicCountersBody{CountersBody: toCounters(t.Counters), StoredEvents: t.Accepted - t.Purged, PurgedEvents: t.Purged}
 	}
 	return &StatsOutput{Body: b}, nil
 }

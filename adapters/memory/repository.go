@@ -14,20 +14,56 @@ import (
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
-var _ app.EventRepository = (*Repository)(nil)
+var (
+	_ app.EventRepository = (*Repository)(nil)
+	_ app.Purger          = (*Repository)(nil)
+)
 
 // Repository is an in-memory EventRepository, safe for concurrent use.
 type Repository struct {
 	mu     sync.RWMutex
-	events []domain.StoredEvent // in seq order; seq = index + 1 unless loaded with gaps
-	byKey  map[domain.Key]int   // index into events
-	digest []int64              // payload digests, parallel to events
-	topics map[string]domain.Counters
+	events []domain.StoredEvent // stored events in seq order
+	keys   map[domain.Key]key   // every remembered key
+	order  []keyRef             // remembered keys in acceptance (seq) order
+	last   int64                // highest seq handed out
+	topics map[string]*app.TopicStats
+}
+
+// key is the dedup memory of one event; it can outlive the event.
+type key struct {
+	seq    int64
+	digest int64
+}
+
+type keyRef struct {
+	key domain.Key
+	seq int64
+	at  time.Time // first accepted
 }
 
 // New returns an empty Repository.
 func New() *Repository {
-	return &Repository{byKey: map[domain.Key]int{}, topics: map[string]domain.Counters{}}
+	return &Repository{keys: map[domain.Key]key{}, topics: map[string]*app.TopicStats{}}
+}
+
+// lastSeq is the highest seq handed out, 0 when none. Call it with mu held.
+func (r *Repository) lastSeq() int64 { return r.last }
+
+// remember adds a stored event and its key. Call it with mu held.
+func (r *Repository) remember(e domain.StoredEvent, digest int64) {
+	r.keys[e.Key()] = key{seq: e.Seq, digest: digest}
+	r.order = append(r.order, keyRef{key: e.Key(), seq: e.Seq, at: e.ReceivedAt})
+	r.events = append(r.events, e)
+	r.last = e.Seq
+}
+
+func (r *Repository) topic(name string) *app.TopicStats {
+	t := r.topics[name]
+	if t == nil {
+		t = &app.TopicStats{Topic: name}
+		r.topics[name] = t
+	}
+	return t
 }
 
 // Append implements app.EventRepository.
@@ -38,20 +74,19 @@ func (r *Repository) Append(_ context.Context, events []domain.Event, receivedAt
 	for i, e := range events {
 		d := domain.PayloadDigest(e.Payload)
 		var o domain.Outcome
-		if idx, ok := r.byKey[e.Key()]; ok {
-			o = domain.Outcome{Status: domain.Classify(r.digest[idx], d), Seq: r.events[idx].Seq}
+		if k, ok := r.keys[e.Key()]; ok {
+			o = domain.Outcome{Status: domain.Classify(k.digest, d), Seq: k.seq}
 		} else {
 			e.Payload = slices.Clone(e.Payload)
-			stored := domain.StoredEvent{Event: e, Seq: r.lastSeq() + 1, ReceivedAt: receivedAt}
-			r.byKey[e.Key()] = len(r.events)
-			r.events = append(r.events, stored)
-			r.digest = append(r.digest, d)
+			stored := domain.StoredEvent{Event: e, Seq: r.last + 1, ReceivedAt: receivedAt}
+			r.remember(stored, d)
 			o = domain.Outcome{Status: domain.Accepted, Seq: stored.Seq}
 		}
 		outcomes[i] = o
 	}
 	for topic, c := range domain.CountByTopic(events, outcomes) {
-		r.topics[topic] = r.topics[topic].Add(c)
+		t := r.topic(topic)
+		t.Counters = t.Counters.Add(c)
 	}
 	return outcomes, nil
 }
@@ -61,9 +96,17 @@ func (r *Repository) List(_ context.Context, q app.ListQuery) ([]domain.StoredEv
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var out []domain.StoredEvent
-	// events are in seq order: find the first one after the cursor.
+	// events are in seq order, and so in received order: find the first one
+	// after the cursor and inside the time window.
 	start := sort.Search(len(r.events), func(i int) bool { return r.events[i].Seq > q.After })
-	for i := start; i < len(r.events) && len(out) < q.Limit; i++ {
+	if !q.Since.IsZero() {
+		start = max(start, sort.Search(len(r.events), func(i int) bool { return !r.events[i].ReceivedAt.Before(q.Since) }))
+	}
+	end := len(r.events)
+	if !q.Until.IsZero() {
+		end = sort.Search(len(r.events), func(i int) bool { return !r.events[i].ReceivedAt.Before(q.Until) })
+	}
+	for i := start; i < end && len(out) < q.Limit; i++ {
 		if q.Topic == "" || r.events[i].Topic == q.Topic {
 			out = append(out, r.events[i])
 		}
@@ -72,14 +115,31 @@ func (r *Repository) List(_ context.Context, q app.ListQuery) ([]domain.StoredEv
 }
 
 // Get implements app.EventRepository.
-func (r *Repository) Get(_ context.Context, key domain.Key) (domain.StoredEvent, error) {
+func (r *Repository) Get(_ context.Context, k domain.Key) (domain.StoredEvent, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	idx, ok := r.byKey[key]
+	entry, ok := r.keys[k]
 	if !ok {
 		return domain.StoredEvent{}, app.ErrNotFound
 	}
-	return r.events[idx], nil
+	i, found := r.find(entry.seq)
+	if !found {
+		return domain.StoredEvent{}, app.ErrPurged
+	}
+	return r.events[i], nil
+}
+
+// find returns the index of the event with seq. Call it with mu held.
+func (r *Repository) find(seq int64) (int, bool) {
+	return sort.Find(len(r.events), func(i int) int {
+		switch {
+		case seq < r.events[i].Seq:
+			return -1
+		case seq > r.events[i].Seq:
+			return 1
+		}
+		return 0
+	})
 }
 
 // Stats implements app.EventRepository.
@@ -87,9 +147,49 @@ func (r *Repository) Stats(context.Context) ([]app.TopicStats, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make([]app.TopicStats, 0, len(r.topics))
-	for name, c := range r.topics {
-		out = append(out, app.TopicStats{Topic: name, Counters: c})
+	for _, t := range r.topics {
+		out = append(out, *t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out, nil
+}
+
+// PurgeEvents implements app.Purger.
+func (r *Repository) PurgeEvents(_ context.Context, before time.Time, limit int) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < limit && n < len(r.events) && r.events[n].ReceivedAt.Before(before) {
+		r.topic(r.events[n].Topic).Purged++
+		n++
+	}
+	r.dropEvents(n)
+	return n, nil
+}
+
+// ForgetKeys implements app.Purger.
+func (r *Repository) ForgetKeys(_ context.Context, before time.Time, limit int) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for n < limit && n < len(r.order) && r.order[n].at.Before(before) {
+		ref := r.order[n]
+		delete(r.keys, ref.key)
+		// Keys and events share the seq order, so a key's event, if still
+		// stored, is the oldest one.
+		if len(r.events) > 0 && r.events[0].Seq == ref.seq {
+			r.topic(ref.key.Topic).Purged++
+			r.dropEvents(1)
+		}
+		n++
+	}
+	clear(r.order[:n]) // let the collector have them
+	r.order = r.order[n:]
+	return n, nil
+}
+
+// dropEvents removes the n oldest events. Call it with mu held.
+func (r *Repository) dropEvents(n int) {
+	clear(r.events[:n])
+	r.events = r.events[n:]
 }

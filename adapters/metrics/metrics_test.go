@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"errors"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -31,5 +32,32 @@ func TestRecorderExportsCommits(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestRecorderExportsStoreTotals(t *testing.T) {
+	r := metrics.New(nil)
+	fail := false
+	r.ObserveStore(func() (int64, int64, error) {
+		if fail {
+			return 0, 0, errors.New("store down")
+		}
+		return 7, 3, nil
+	})
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		body, _ := io.ReadAll(rec.Body)
+		return string(body)
+	}
+	body := scrape()
+	for _, want := range []string{"aggregator_stored_events 7", "aggregator_purged_events_total 3"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	fail = true
+	if body := scrape(); strings.Contains(body, "aggregator_purged_events_total") {
+		t.Errorf("purged total exported while the store cannot be read")
 	}
 }

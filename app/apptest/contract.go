@@ -268,6 +268,8 @@ func RunRepositoryContract(t *testing.T, s Store) {
 		}
 	})
 
+	t.Run("Lifecycle", func(t *testing.T) { runLifecycle(t, s) })
+
 	if s.Reopen != nil {
 		t.Run("ReopenKeepsEventsAndCounters", func(t *testing.T) {
 			r := s.New(t)

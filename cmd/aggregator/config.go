@@ -11,6 +11,7 @@ import (
 	"time"
 
 	httpadapter "github.com/uts-aggregator/uts-aggregator/adapters/http"
+	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
@@ -33,6 +34,8 @@ type config struct {
 	SQLiteSynchronous  string
 	ShutdownTimeout    time.Duration
 	PprofAddr          string
+	Retention          time.Duration
+	DedupWindow        time.Duration
 
 	// warnings are settings that were accepted but have no effect, such as
 	// the options of a store other than the chosen one.
@@ -67,6 +70,8 @@ func serverFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	// Below Docker's 10 s stop timeout, so that the server ends by itself.
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 8*time.Second, "how long to wait for in-flight requests on SIGTERM")
+	fs.DurationVar(&c.Retention, "retention", 0, "purge events received longer ago than this, e.g. 720h; 0 keeps them")
+	fs.DurationVar(&c.DedupWindow, "dedup-window", 0, "forget an event's key this long after its first acceptance, so a resend is new again; 0 remembers keys for ever")
 }
 
 // parseFlags parses args into fs after applying the AGGREGATOR_* variables
@@ -151,7 +156,15 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log format must be text or json, not %q", c.LogFormat)
 	}
+	if err := c.lifecycle().Validate(); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// lifecycle is the retention the server runs.
+func (c config) lifecycle() app.Lifecycle {
+	return app.Lifecycle{Retention: c.Retention, DedupWindow: c.DedupWindow}
 }
 
 // setFlags reports which flags were set, on the command line or through

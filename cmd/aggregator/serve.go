@@ -73,8 +73,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		Logger:             logger,
 		LogDuplicatesEvery: cfg.LogDuplicatesEvery,
 		Observer:           recorder,
+		Lifecycle:          cfg.lifecycle(),
 	})
 	defer svc.Close()
+	recorder.ObserveStore(storeTotals(svc))
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", recorder.Handler())

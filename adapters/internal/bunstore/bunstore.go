@@ -41,6 +41,7 @@ type topicRow struct {
 	Accepted  int64  `bun:"accepted,notnull"`
 	Dropped   int64  `bun:"dropped,notnull"`
 	Conflicts int64  `bun:"conflicts,notnull"`
+	Purged    int64  `bun:"purged,notnull"`
 }
 
 // Options adapt the queries to a database.
@@ -65,12 +66,31 @@ func New(db *bun.DB, opts Options) *Repository {
 	return &Repository{db: db, opts: opts}
 }
 
-// List implements app.EventRepository with keyset pagination on seq.
+// List implements app.EventRepository with keyset pagination on seq. A time
+// window becomes a seq range first (see seqAt), so it costs no scan either.
 func (r *Repository) List(ctx context.Context, q app.ListQuery) ([]domain.StoredEvent, error) {
+	purged, err := purgedThrough(ctx, r.db)
+	if err != nil {
+		return nil, err
+	}
 	var rows []eventRow
-	sel := r.db.NewSelect().Model(&rows).Where("seq > ?", q.After).Order("seq").Limit(int64(q.Limit))
+	sel := r.db.NewSelect().Model(&rows).Where("seq > ?", max(q.After, purged)).Order("seq").Limit(int64(q.Limit))
 	if q.Topic != "" {
 		sel = sel.Where("topic = ?", q.Topic)
+	}
+	if !q.Since.IsZero() {
+		from, err := r.seqAt(ctx, q.Since)
+		if err != nil {
+			return nil, err
+		}
+		sel = sel.Where("seq >= ?", from)
+	}
+	if !q.Until.IsZero() {
+		to, err := r.seqAt(ctx, q.Until)
+		if err != nil {
+			return nil, err
+		}
+		sel = sel.Where("seq < ?", to)
 	}
 	if err := sel.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
@@ -96,6 +116,13 @@ func (r *Repository) Get(ctx context.Context, key domain.Key) (domain.StoredEven
 	if err != nil {
 		return domain.StoredEvent{}, fmt.Errorf("get event: %w", err)
 	}
+	purged, err := purgedThrough(ctx, r.db)
+	if err != nil {
+		return domain.StoredEvent{}, err
+	}
+	if row.Seq <= purged {
+		return domain.StoredEvent{}, app.ErrPurged
+	}
 	return fromRow(row)
 }
 
@@ -108,7 +135,7 @@ func (r *Repository) Stats(ctx context.Context) ([]app.TopicStats, error) {
 	out := make([]app.TopicStats, len(rows))
 	for i, t := range rows {
 		out[i] = app.TopicStats{Topic: t.Topic, Counters: domain.Counters{
-			Received: t.Received, Accepted: t.Accepted, Dropped: t.Dropped, Conflicts: t.Conflicts}}
+			Received: t.Received, Accepted: t.Accepted, Dropped: t.Dropped, Conflicts: t.Conflicts}, Purged: t.Purged}
 	}
 	return out, nil
 }

@@ -53,7 +53,7 @@ func SetCountersTx(ctx context.Context, db bun.IDB, stats []app.TopicStats) erro
 	}
 	rows := make([]topicRow, len(stats))
 	for i, s := range stats {
-		rows[i] = topicRow{Topic: s.Topic, Received: s.Received, Accepted: s.Accepted, Dropped: s.Dropped, Conflicts: s.Conflicts}
+		rows[i] = topicRow{Topic: s.Topic, Received: s.Received, Accepted: s.Accepted, Dropped: s.Dropped, Conflicts: s.Conflicts, Purged: s.Purged}
 	}
 	slices.SortFunc(rows, func(a, b topicRow) int { return strings.Compare(a.Topic, b.Topic) })
 	_, err := db.NewInsert().Model(&rows).
@@ -62,6 +62,7 @@ func SetCountersTx(ctx context.Context, db bun.IDB, stats []app.TopicStats) erro
 		Set("accepted = EXCLUDED.accepted").
 		Set("dropped = EXCLUDED.dropped").
 		Set("conflicts = EXCLUDED.conflicts").
+		Set("purged = EXCLUDED.purged").
 		Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("set topic counters: %w", err)
