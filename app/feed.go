@@ -44,6 +44,7 @@ type subscriber struct {
 	wake  chan struct{} // capacity 1: "something changed"
 
 	mu       sync.Mutex
+	first    int64 // seq of the first event pushed, 0 before any
 	buf      []domain.StoredEvent
 	bytes    int
 	overflow bool
@@ -110,6 +111,9 @@ func (s *subscriber) push(events []domain.StoredEvent) {
 		if s.topic != "" && e.Topic != s.topic {
 			continue
 		}
+		if s.first == 0 {
+			s.first = e.Seq
+		}
 		s.buf = append(s.buf, e)
 		s.bytes += eventSize(e)
 		added = true
@@ -123,12 +127,13 @@ func (s *subscriber) push(events []domain.StoredEvent) {
 	}
 }
 
-// take returns the buffered events and empties the buffer.
-func (s *subscriber) take() (events []domain.StoredEvent, overflow, closed bool) {
+// take returns the buffered events and empties the buffer, and the seq of
+// the first event ever pushed.
+func (s *subscriber) take() (events []domain.StoredEvent, first int64, overflow, closed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	events, s.buf, s.bytes = s.buf, nil, 0
-	return events, s.overflow, s.closed
+	return events, s.first, s.overflow, s.closed
 }
 
 // reset forgets an overflow and what is buffered; the caller reads the store
@@ -164,13 +169,14 @@ type Tail struct {
 	topic  string
 	cursor int64 // the last seq handed out
 	live   bool  // the replay is over: events come from sub alone
+	replay bool
 }
 
 // Tail starts following stored events. It subscribes to the live events
 // before it reads the store, and hands out only seqs above the last one it
 // handed out, so the switch from replay to live has no gap and no repeat.
 func (s *Service) Tail(q TailQuery) *Tail {
-	t := &Tail{repo: s.repo, feed: s.feed, topic: q.Topic, live: !q.Replay}
+	t := &Tail{repo: s.repo, feed: s.feed, topic: q.Topic, live: !q.Replay, replay: q.Replay}
 	t.sub = s.feed.subscribe(q.Topic)
 	if q.Replay {
 		t.cursor = q.After
@@ -201,8 +207,11 @@ func (t *Tail) Next(ctx context.Context) ([]domain.StoredEvent, error) {
 			}
 			continue
 		}
-		events, overflow, closed := t.sub.take()
+		events, first, overflow, closed := t.sub.take()
 		if overflow {
+			if !t.replay && t.cursor == 0 && first > 0 {
+				t.cursor = first - 1 // nothing handed out yet: resume before the first lost event
+			}
 			return nil, ErrTailBehind
 		}
 		i := 0
@@ -223,6 +232,11 @@ func (t *Tail) Next(ctx context.Context) ([]domain.StoredEvent, error) {
 		}
 	}
 }
+
+// Last returns the seq to resume from with TailQuery.After: the last one
+// handed out (or, for a tail that started now and lost its first events, the
+// one before them). It is 0 when nothing is known.
+func (t *Tail) Last() int64 { return t.cursor }
 
 // Close stops following. It is safe to call more than once.
 func (t *Tail) Close() { t.feed.unsubscribe(t.sub) }

@@ -139,6 +139,9 @@ func TestTailCutsOffAReaderThatFallsBehind(t *testing.T) {
 	if events, err := tail.Next(context.Background()); !errors.Is(err, app.ErrTailBehind) {
 		t.Fatalf("Next = %d events, %v; want ErrTailBehind", len(events), err)
 	}
+	if tail.Last() != 0 {
+		t.Fatalf("Last = %d, want 0: resuming after it loses nothing", tail.Last())
+	}
 
 	big := apptest.NewEvent("big", "1", 1)
 	big.Payload = fmt.Appendf(nil, `{"s":"%0*d"}`, 60<<10, 0)
@@ -150,6 +153,9 @@ func TestTailCutsOffAReaderThatFallsBehind(t *testing.T) {
 	}
 	if events, err := tail2.Next(context.Background()); !errors.Is(err, app.ErrTailBehind) {
 		t.Fatalf("Next = %d events, %v; want ErrTailBehind once over the byte bound", len(events), err)
+	}
+	if want := int64(app.TailMaxEvents + 1); tail2.Last() != want {
+		t.Fatalf("Last = %d, want %d, the seq before the first lost event", tail2.Last(), want)
 	}
 }
 

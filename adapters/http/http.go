@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -22,6 +23,7 @@ type Service interface {
 	List(ctx context.Context, q app.ListQuery) (app.Page, error)
 	Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error)
 	Stats(ctx context.Context) (app.Stats, error)
+	Tail(q app.TailQuery) *app.Tail
 }
 
 // Options are the API's limits.
@@ -32,6 +34,12 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives unexpected errors.
 	Logger *slog.Logger
+	// Closing, once closed, ends every event stream with a last message
+	// (the server is shutting down). Streams otherwise hold Shutdown up.
+	Closing <-chan struct{}
+	// KeepAlive is the longest a stream stays silent; DefaultKeepAlive
+	// when zero.
+	KeepAlive time.Duration
 }
 
 // Defaults for Options.
@@ -62,9 +70,13 @@ func Register(api huma.API, svc Service, opts Options) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
 	h := &handlers{svc: svc, opts: opts}
 	registerPublish(api, h)
 	registerEvents(api, h)
+	registerStream(api, h)
 	registerStats(api, h)
 	registerHealth(api, h)
 }

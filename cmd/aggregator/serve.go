@@ -81,14 +81,17 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", recorder.Handler())
 	api := humago.New(mux, httpadapter.NewConfig(version))
+	closing := make(chan struct{})
 	httpadapter.Register(api, svc, httpadapter.Options{
-		MaxBatch: cfg.MaxBatch, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger,
+		MaxBatch: cfg.MaxBatch, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Closing: closing,
 	})
 	srv := &http.Server{
 		Handler:           httpadapter.Recover(mux, logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Event streams never go idle: end them when Shutdown starts.
+	srv.RegisterOnShutdown(func() { close(closing) })
 	if cfg.PprofAddr != "" {
 		go servePprof(cfg.PprofAddr, logger)
 	}
