@@ -5,6 +5,7 @@
 //	aggregator healthcheck       exit 0 if the local server answers /healthz (for Docker)
 //	aggregator export [flags]    write the configured store as NDJSON to stdout
 //	aggregator import [flags]    read an export from stdin into the configured, empty store
+//	aggregator backup DEST       copy the SQLite store to DEST while the server runs
 //	aggregator version           print version, commit and Go version
 package main
 
@@ -43,6 +44,7 @@ var commands = []command{
 	{"healthcheck", "exit 0 if the local server answers /healthz (the image's health check)", runHealthcheck},
 	{"export", "write the configured store as NDJSON to stdout", runExport},
 	{"import", "read an export from stdin into the configured, empty store", runImport},
+	{"backup", "copy the SQLite store to a directory while the server runs", runBackup},
 	{"version", "print version, commit and Go version", runVersion},
 }
 
