@@ -81,6 +81,8 @@ func allowed(from, to string) bool {
 		return target == "domain" || target == "app" || target == "adapters/internal" || target == from
 	case from == "tests/e2e":
 		return false // it drives the container over HTTP only
+	case from == "client":
+		return false // publishers import it: it knows only the wire format
 	}
 	return true // cmd and the other test suites wire everything together
 }
@@ -97,7 +99,11 @@ func TestImportsPointInward(t *testing.T) {
 				t.Errorf("%s imports %s: %s may not depend on %s", p.ImportPath, imp, from, layer(imp))
 			}
 		}
-		// Tests may also use the in-memory store as their test double.
+		// Tests may also use the in-memory store as their test double; the
+		// client's tests run it behind the real HTTP API.
+		if from == "client" {
+			continue
+		}
 		for _, imp := range append(append([]string{}, p.TestImports...), p.XTestImports...) {
 			if strings.HasPrefix(imp, module) && !allowed(from, imp) && !(from != "tests/e2e" && layer(imp) == "adapters/memory") {
 				t.Errorf("test of %s imports %s: %s may not depend on %s", p.ImportPath, imp, from, layer(imp))
@@ -106,16 +112,20 @@ func TestImportsPointInward(t *testing.T) {
 	}
 }
 
-func TestDomainUsesOnlyTheStandardLibrary(t *testing.T) {
-	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"/domain")
-	cmd.Dir = "../.."
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if dep != module+"/domain" {
-			t.Errorf("domain depends on %s; it may use only the standard library", dep)
+// domain is pure; client is imported by publishers, who should not inherit
+// the server's dependencies.
+func TestDomainAndClientUseOnlyTheStandardLibrary(t *testing.T) {
+	for _, p := range []string{"domain", "client"} {
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", module+"/"+p)
+		cmd.Dir = "../.."
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if dep != module+"/"+p {
+				t.Errorf("%s depends on %s; it may use only the standard library", p, dep)
+			}
 		}
 	}
 }
@@ -127,6 +137,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"adapters/sqlite", module + "/adapters/memory"},
 		{"adapters/http", module + "/cmd/aggregator"},
 		{"tests/e2e", module + "/domain"},
+		{"client", module + "/domain"},
 	} {
 		if allowed(c.from, c.to) {
 			t.Errorf("%s importing %s should be refused", c.from, c.to)
