@@ -4,10 +4,9 @@ import (
 	"testing"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/memory"
-	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/app/apptest"
 )
 
 func TestLoaderContract(t *testing.T) {
-	apptest.RunLoaderContract(t, func(testing.TB) app.ImportTarget { return memory.New() })
+	apptest.RunLoaderContract(t, func(testing.TB) apptest.LoaderStore { return memory.New() })
 }

@@ -42,5 +42,5 @@ func TestRepositoryContract(t *testing.T) {
 }
 
 func TestLoaderContract(t *testing.T) {
-	apptest.RunLoaderContract(t, func(tb testing.TB) app.ImportTarget { return mustOpen(tb, pgtest.NewDatabase(tb)) })
+	apptest.RunLoaderContract(t, func(tb testing.TB) apptest.LoaderStore { return mustOpen(tb, pgtest.NewDatabase(tb)) })
 }

@@ -3,10 +3,9 @@ package sqlite_test
 import (
 	"testing"
 
-	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/app/apptest"
 )
 
 func TestLoaderContract(t *testing.T) {
-	apptest.RunLoaderContract(t, func(tb testing.TB) app.ImportTarget { return mustOpen(tb, tb.TempDir()) })
+	apptest.RunLoaderContract(t, func(tb testing.TB) apptest.LoaderStore { return mustOpen(tb, tb.TempDir()) })
 }

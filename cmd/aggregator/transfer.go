@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/uts-aggregator/uts-aggregator/adapters/ndjson"
 	"github.com/uts-aggregator/uts-aggregator/app"
 )
 
@@ -47,14 +48,14 @@ func transfer(ctx context.Context, cmd string, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	var sum app.TransferSummary
+	var sum ndjson.Summary
 	switch target, ok := repo.(app.ImportTarget); {
 	case cmd == "export":
-		sum, err = app.Export(ctx, repo, e.stdout)
+		sum, err = ndjson.Export(ctx, repo, e.stdout)
 	case !ok:
 		err = fmt.Errorf("store %s cannot import", cfg.Store)
 	default:
-		sum, err = app.Import(ctx, e.stdin, target)
+		sum, err = ndjson.Import(ctx, e.stdin, target)
 	}
 	if err != nil {
 		repo.Close()

@@ -1,11 +1,16 @@
 // Package architecture checks that imports point inward:
-// domain <- app <- adapters <- cmd, with no adapter importing another.
+// domain <- app <- adapters <- cmd, with no adapter importing another, and
+// that the helpers under internal/ stay outside the service's layers.
 package architecture
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,9 +64,9 @@ func layer(path string) string {
 			return "adapters/" + parts[1]
 		}
 		return "adapters/internal"
-	case "tests":
+	case "tests", "internal":
 		if len(parts) > 1 {
-			return "tests/" + parts[1]
+			return parts[0] + "/" + parts[1]
 		}
 	}
 	return parts[0]
@@ -83,6 +88,11 @@ func allowed(from, to string) bool {
 		return false // it drives the container over HTTP only
 	case from == "client":
 		return false // publishers import it: it knows only the wire format
+	case strings.HasPrefix(from, "internal/"):
+		// Helpers of the binaries (the load generator, serving HTTP): they
+		// may use the domain's vocabulary, the client and each other, not
+		// the service.
+		return target == "domain" || target == "client" || strings.HasPrefix(target, "internal/")
 	}
 	return true // cmd and the other test suites wire everything together
 }
@@ -130,6 +140,32 @@ func TestDomainAndClientUseOnlyTheStandardLibrary(t *testing.T) {
 	}
 }
 
+// The domain and the use cases know no wire format: none of their structs
+// carries encoding tags (json, bun, ...). Formats live in adapters.
+func TestDomainAndAppHaveNoWireFormat(t *testing.T) {
+	for _, dir := range []string{"domain", "app"} {
+		files, err := filepath.Glob(filepath.Join("../..", dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range files {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				if field, ok := n.(*ast.Field); ok && field.Tag != nil {
+					t.Errorf("%s: field tagged %s; encodings belong in an adapter", name, field.Tag.Value)
+				}
+				return true
+			})
+		}
+	}
+}
+
 func TestRulesCatchViolations(t *testing.T) {
 	for _, c := range []struct{ from, to string }{
 		{"domain", module + "/app"},
@@ -138,6 +174,9 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"adapters/http", module + "/cmd/aggregator"},
 		{"tests/e2e", module + "/domain"},
 		{"client", module + "/domain"},
+		{"internal/loadgen", module + "/app"},
+		{"internal/loadgen", module + "/adapters/http"},
+		{"internal/httpserve", module + "/cmd/aggregator"},
 	} {
 		if allowed(c.from, c.to) {
 			t.Errorf("%s importing %s should be refused", c.from, c.to)
