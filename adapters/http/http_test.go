@@ -167,12 +167,89 @@ func TestPublishRejectsBadInput(t *testing.T) {
 	}
 }
 
-func TestPublishAcceptsAnyContentType(t *testing.T) {
+func TestPublishContentType(t *testing.T) {
+	tests := []struct {
+		name        string
+		contentType string
+		status      int
+	}{
+		{"OK", "application/json", 202},
+		{"OKWithCharset", "application/json; charset=utf-8", 202},
+		{"OKPowerShell7", "application/json; charset=UTF-8", 202},
+		{"OKPlusJSON", "application/cloudevents+json", 202},
+		{"OKUpperCase", "Application/JSON", 202},
+		{"ErrMissing", "", 415},
+		{"ErrForm", "application/x-www-form-urlencoded", 415},
+		{"ErrTextPlain", "text/plain", 415},
+		{"ErrTextPlainCharset", "text/plain;charset=UTF-8", 415},
+		{"ErrMultipart", "multipart/form-data; boundary=x", 415},
+		{"ErrMalformed", "application/json; charset", 415},
+		{"ErrLatin1", "application/json; charset=iso-8859-1", 415},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newAPI(t, httpadapter.Options{})
+			var args []any
+			if tt.contentType != "" {
+				args = append(args, "Content-Type: "+tt.contentType)
+			}
+			r := record(api.Post("/publish", append(args, strings.NewReader(event("t", "1")))...))
+			if r.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.Code, tt.status, r.Body)
+			}
+			if tt.status == 202 {
+				return
+			}
+			p := decode[problem](t, r)
+			if !strings.Contains(p.Detail, "application/json") && !strings.Contains(p.Detail, "UTF-8") {
+				t.Errorf("detail %q does not say what to send", p.Detail)
+			}
+			if len(p.Errors) == 0 || p.Errors[0].Location != "header.Content-Type" {
+				t.Errorf("errors = %+v, want location header.Content-Type", p.Errors)
+			}
+			if s := stats(t, api); s.Received != 0 {
+				t.Errorf("stats after a refused request = %+v, want nothing stored", s)
+			}
+		})
+	}
+}
+
+// The decoder would replace bytes that are not UTF-8 by U+FFFD and store an
+// event that was never sent; the body is refused instead, wherever they are.
+func TestPublishRejectsInvalidUTF8(t *testing.T) {
+	tests := map[string]string{
+		"ErrTopic":        "{\"topic\":\"t\xff\",\"event_id\":\"1\",\"source\":\"s\",\"payload\":{}}",
+		"ErrEventID":      "{\"topic\":\"t\",\"event_id\":\"\xc3\x28\",\"source\":\"s\",\"payload\":{}}",
+		"ErrPayloadValue": "{\"topic\":\"t\",\"event_id\":\"1\",\"source\":\"s\",\"payload\":{\"a\":\"\xed\xa0\x80\"}}",
+		"ErrPayloadKey":   "{\"topic\":\"t\",\"event_id\":\"1\",\"source\":\"s\",\"payload\":{\"\xfe\":1}}",
+		"ErrBatch":        "[" + event("t", "ok") + ",{\"topic\":\"t\",\"event_id\":\"2\",\"source\":\"\x80\",\"payload\":{}}]",
+		"ErrOutsideJSON":  event("t", "1") + "\xff",
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			api := newAPI(t, httpadapter.Options{})
+			r := post(api, body)
+			if r.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", r.Code, r.Body)
+			}
+			p := decode[problem](t, r)
+			if !strings.Contains(p.Detail, "UTF-8") || len(p.Errors) == 0 || !strings.Contains(p.Errors[0].Message, "at byte") {
+				t.Errorf("problem = %+v, want it to name the invalid UTF-8 and where", p)
+			}
+			if s := stats(t, api); s.Received != 0 || len(s.Topics) != 0 {
+				t.Errorf("stats after a refused request = %+v, want nothing stored", s)
+			}
+		})
+	}
+	// Non-ASCII that is valid UTF-8 is stored exactly as sent.
 	api := newAPI(t, httpadapter.Options{})
-	// curl -d sends application/x-www-form-urlencoded unless told otherwise.
-	r := record(api.Post("/publish", "Content-Type: application/x-www-form-urlencoded", strings.NewReader(event("t", "1"))))
-	if r.Code != http.StatusAccepted {
+	sent := `{"topic":"pembayaran-Ω","event_id":"é1","source":"s","payload":{"nama":"Budi 😀"}}`
+	if r := post(api, sent); r.Code != http.StatusAccepted {
 		t.Fatalf("status %d: %s", r.Code, r.Body)
+	}
+	got := decode[httpadapter.StoredEventBody](t, record(api.Get("/events/pembayaran-%CE%A9/%C3%A91")))
+	if got.Topic != "pembayaran-Ω" || string(got.Payload) != `{"nama":"Budi 😀"}` {
+		t.Errorf("stored %+v", got)
 	}
 }
 

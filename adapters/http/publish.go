@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -27,7 +30,8 @@ type EventBody struct {
 // It is read raw so that payloads stay byte-exact and every error can name
 // the event it is about.
 type PublishInput struct {
-	RawBody []byte `contentType:"application/json"`
+	ContentType string `header:"Content-Type" hidden:"true"`
+	RawBody     []byte `contentType:"application/json"`
 }
 
 // PublishResult reports what the aggregator did with each published event.
@@ -66,7 +70,7 @@ func registerPublish(api huma.API, h *handlers) {
 		// decodePublish validates the raw body and names each broken event.
 		SkipValidateBody: true,
 		MaxBodyBytes:     h.opts.MaxBodyBytes,
-		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity,
+		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
 			http.StatusInternalServerError, http.StatusServiceUnavailable},
 	}, h.publish)
 
@@ -80,6 +84,9 @@ func registerPublish(api huma.API, h *handlers) {
 }
 
 func (h *handlers) publish(ctx context.Context, in *PublishInput) (*PublishOutput, error) {
+	if err := checkJSONContentType(in.ContentType); err != nil {
+		return nil, err
+	}
 	events, batch, err := decodePublish(in.RawBody, h.opts.MaxBatch)
 	if err != nil {
 		return nil, h.fail(ctx, "publish-event", err)
@@ -120,6 +127,11 @@ func eventLocation(batch bool, i int) string {
 // type as 422 with the event's index. The common case, a well-formed body,
 // costs one pass of the JSON decoder.
 func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool, err error) {
+	// The JSON decoder would replace invalid bytes with U+FFFD, and the
+	// event stored would not be the one sent.
+	if !utf8.Valid(raw) {
+		return nil, false, notUTF8(raw)
+	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, false, huma.Error400BadRequest("request body is empty; send an event object or an array of events")
@@ -223,6 +235,42 @@ func jsonKind(goKind string) string {
 		return "string"
 	}
 	return goKind
+}
+
+// checkJSONContentType accepts application/json and any +json type, with
+// parameters, in UTF-8. Anything else is refused: a web page can make a
+// browser send text/plain or a form to any address without asking, and so
+// publish through a visitor's browser.
+func checkJSONContentType(ct string) error {
+	const send = "; send Content-Type: application/json"
+	if ct == "" {
+		return huma.NewError(http.StatusUnsupportedMediaType, "the request has no Content-Type"+send,
+			&huma.ErrorDetail{Location: "header.Content-Type", Message: "must be application/json or a +json type"})
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return huma.NewError(http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not JSON", ct)+send,
+			&huma.ErrorDetail{Location: "header.Content-Type", Message: "must be application/json or a +json type", Value: ct})
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return huma.NewError(http.StatusUnsupportedMediaType, fmt.Sprintf("charset %q is not supported; send UTF-8", cs),
+			&huma.ErrorDetail{Location: "header.Content-Type", Message: "charset must be utf-8", Value: ct})
+	}
+	return nil
+}
+
+// notUTF8 reports where the first byte that is not UTF-8 is.
+func notUTF8(raw []byte) error {
+	at := 0
+	for at < len(raw) {
+		r, n := utf8.DecodeRune(raw[at:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		at += n
+	}
+	return huma.Error400BadRequest("request body is not valid UTF-8; nothing was stored",
+		&huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("invalid UTF-8 byte 0x%02x at byte %d", raw[at], at)})
 }
 
 // malformed reports where JSON parsing stopped.
