@@ -214,6 +214,27 @@ type Stats struct {
 	Uptime         time.Duration
 }
 
+// WriteChecker is implemented by a store that can tell, without storing
+// anything, whether it would take a write now.
+type WriteChecker interface {
+	// CheckWrite returns an error if a write would fail now.
+	CheckWrite(ctx context.Context) error
+}
+
+// Ready reports whether the service can do its work: the store answers a
+// read and, if it is a WriteChecker, would take a write.
+func (s *Service) Ready(ctx context.Context) error {
+	if _, err := s.repo.Stats(ctx); err != nil {
+		return fmt.Errorf("read stats: %w", err)
+	}
+	if wc, ok := s.repo.(WriteChecker); ok {
+		if err := wc.CheckWrite(ctx); err != nil {
+			return fmt.Errorf("store cannot write: %w", err)
+		}
+	}
+	return nil
+}
+
 // Stats returns the counters. It also serves as the readiness probe: it fails
 // when the store cannot be read.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {

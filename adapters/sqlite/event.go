@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
+	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
@@ -110,4 +111,21 @@ func (r *Repository) insert(ctx context.Context, events []domain.Event, received
 		outcomes[i] = o
 	}
 	return outcomes, domain.CountByTopic(events, outcomes), nil
+}
+
+var _ app.WriteChecker = (*Repository)(nil)
+
+// CheckWrite implements app.WriteChecker: it takes the write lock of the
+// database and releases it, which fails when the database can only be read
+// (a file or directory the process may not write, a full or read-only disk).
+func (r *Repository) CheckWrite(ctx context.Context) error {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if _, err := r.writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("begin a write: %w", err)
+	}
+	if _, err := r.writer.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); err != nil {
+		return fmt.Errorf("rollback: %w", err)
+	}
+	return nil
 }

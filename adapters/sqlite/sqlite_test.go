@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/sqlite"
 	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/app/apptest"
+	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
 // mustOpen opens a repository in dir and closes it when tb ends.
@@ -48,5 +50,18 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, sqlite.FileName)); err != nil {
 		t.Fatalf("database not at the given path: %v", err)
+	}
+}
+
+func TestCheckWriteTakesAndReleasesTheWriteLock(t *testing.T) {
+	ctx := context.Background()
+	repo := mustOpen(t, t.TempDir())
+	for range 2 { // a lock left taken would fail the second round
+		if err := repo.CheckWrite(ctx); err != nil {
+			t.Fatalf("CheckWrite on a writable database: %v", err)
+		}
+		if _, err := repo.Append(ctx, []domain.Event{apptest.NewEvent("t", "x", 1)}, time.Now()); err != nil {
+			t.Fatalf("Append after CheckWrite: %v", err)
+		}
 	}
 }

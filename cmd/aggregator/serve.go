@@ -31,6 +31,11 @@ func runServe(ctx context.Context, args []string, e env) error {
 	for _, w := range cfg.warnings {
 		logger.Warn(w)
 	}
+	if cfg.Store == "sqlite" {
+		if err := checkDataDir(cfg.DataDir); err != nil {
+			return err
+		}
+	}
 	return serve(ctx, cfg, logger, nil)
 }
 
