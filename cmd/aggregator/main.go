@@ -6,6 +6,7 @@
 //	aggregator export [flags]    write the configured store as NDJSON to stdout
 //	aggregator import [flags]    read an export from stdin into the configured, empty store
 //	aggregator backup DEST       copy the SQLite store to DEST while the server runs
+//	aggregator publish [flags]   publish one event or NDJSON lines to a running server
 //	aggregator version           print version, commit and Go version
 package main
 
@@ -45,6 +46,7 @@ var commands = []command{
 	{"export", "write the configured store as NDJSON to stdout", runExport},
 	{"import", "read an export from stdin into the configured, empty store", runImport},
 	{"backup", "copy the SQLite store to a directory while the server runs", runBackup},
+	{"publish", "publish one event, or NDJSON events from stdin or a file, to a running server", runPublish},
 	{"version", "print version, commit and Go version", runVersion},
 }
 
