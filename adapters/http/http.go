@@ -49,13 +49,16 @@ const (
 )
 
 // NewConfig returns the Huma configuration of the API: OpenAPI 3.1 at
-// /openapi.json and /openapi.yaml, docs at /docs, and response bodies without
+// /openapi.json and /openapi.yaml (docs: RegisterPages), and response bodies without
 // Huma's $schema links so that they stay what the seed service returned.
 func NewConfig(version string) huma.Config {
 	cfg := huma.DefaultConfig("uts-aggregator", version)
 	cfg.Info.Description = "Idempotent, persistent event aggregator: publish events at least once, " +
 		"it stores each (topic, event_id) exactly once and reports what it did with every event."
 	cfg.CreateHooks = nil
+	// RegisterPages serves /docs from embedded assets instead of Huma's
+	// page, which loads its viewer from a CDN.
+	cfg.DocsPath = ""
 	return cfg
 }
 

@@ -454,9 +454,6 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 			t.Errorf("publish does not document %s", code)
 		}
 	}
-	if r := record(api.Get("/docs")); r.Code != http.StatusOK || !bytes.Contains(r.Body, []byte("<html")) {
-		t.Errorf("/docs: %d", r.Code)
-	}
 }
 
 func TestOpenAPIFieldsHaveDescriptionsAndExamples(t *testing.T) {

@@ -90,8 +90,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	httpadapter.Register(api, svc, httpadapter.Options{
 		MaxBatch: cfg.MaxBatch, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Closing: closing,
 	})
+	httpadapter.RegisterPages(mux)
 	srv := &http.Server{
-		Handler:           httpadapter.Recover(mux, logger),
+		Handler:           httpadapter.Recover(httpadapter.Fallback(mux), logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}

@@ -1,0 +1,162 @@
+package http
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+
+	"github.com/swaggest/swgui"
+	"github.com/swaggest/swgui/v5emb"
+)
+
+// The dashboard's page and assets, written for this service.
+//
+//go:embed dashboard
+var dashboardFiles embed.FS
+
+// pageCSP allows the pages nothing but their own origin: no CDN, no inline
+// code, no framing.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// RegisterPages adds the pages for people to mux: the dashboard at / for
+// browsers and Swagger UI at /docs, every asset served from the binary.
+func RegisterPages(mux *http.ServeMux) {
+	sub, err := fs.Sub(dashboardFiles, "dashboard")
+	if err != nil {
+		panic(err)
+	}
+	index, err := fs.ReadFile(sub, "index.html")
+	if err != nil {
+		panic(err)
+	}
+	mux.Handle("GET /{$}", secure(pageCSP, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !acceptsHTML(r) {
+			notFound(w)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Write(index)
+	})))
+	mux.Handle("GET /dashboard/", secure(pageCSP, http.StripPrefix("/dashboard/", http.FileServerFS(sub))))
+
+	docs, csp := newDocs()
+	mux.Handle("GET /docs", secure(csp, docs))
+	mux.Handle("GET /docs/", secure(csp, docs))
+}
+
+// newDocs returns Swagger UI (its assets embedded by the swgui module) and a
+// CSP that allows exactly the inline script and style of its page, by hash.
+func newDocs() (http.Handler, string) {
+	h := v5emb.NewHandlerWithConfig(swgui.Config{
+		Title:       "uts-aggregator",
+		SwaggerJSON: "/openapi.json",
+		BasePath:    "/docs/",
+		SettingsUI: map[string]string{
+			// Show the schemas of request and answer bodies.
+			"defaultModelsExpandDepth": "1",
+			// Keep a key given to "Authorize" across reloads of the page.
+			"persistAuthorization": "true",
+		},
+	})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/docs", nil))
+	page := rec.Body.Bytes()
+	csp := "default-src 'none'; script-src 'self'" + inlineHashes(page, "script") +
+		"; style-src 'self'" + inlineHashes(page, "style") +
+		"; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	return h, csp
+}
+
+// inlineHashes returns the CSP source of every inline <tag> element of page.
+func inlineHashes(page []byte, tag string) string {
+	re := regexp.MustCompile(`(?s)<` + tag + `>(.*?)</` + tag + `>`)
+	var b strings.Builder
+	for _, m := range re.FindAllSubmatch(page, -1) {
+		if len(bytes.TrimSpace(m[1])) == 0 {
+			continue
+		}
+		sum := sha256.Sum256(m[1])
+		b.WriteString(" 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'")
+	}
+	return b.String()
+}
+
+// secure adds the headers every page carries.
+func secure(csp string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// acceptsHTML tells a browser's page load from an API client.
+func acceptsHTML(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(mt), "text/html") {
+			return true
+		}
+	}
+	return false
+}
+
+// Fallback answers what mux has no route for with problem+json instead of
+// text/plain: 404 for an unknown path, 405 with Allow for a known path asked
+// with another method.
+func Fallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// The mux's own answer tells 404 from 405 and lists the methods.
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		switch rec.Code {
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", rec.Header().Get("Allow"))
+			writeProblem(w, http.StatusMethodNotAllowed, "Method Not Allowed",
+				r.Method+" is not allowed here; allowed: "+rec.Header().Get("Allow"))
+		case http.StatusNotFound:
+			notFound(w)
+		default:
+			// A redirect to the canonical path, or anything else the mux does.
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(rec.Body.Bytes())
+		}
+	})
+}
+
+func notFound(w http.ResponseWriter) {
+	writeProblem(w, http.StatusNotFound, "Not Found",
+		"no such path; the API is described at /openapi.json and /docs, the dashboard is at / in a browser")
+}
+
+func writeProblem(w http.ResponseWriter, status int, title, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(struct {
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+		Detail string `json:"detail"`
+	}{title, status, detail})
+	w.Write(append(b, '\n'))
+}
