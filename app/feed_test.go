@@ -75,7 +75,7 @@ func TestTailFromNowSendsEachNewEventOnce(t *testing.T) {
 	if got[0].EventID != "a" || got[1].EventID != "b" || got[2].EventID != "c" {
 		t.Fatalf("events = %+v", got)
 	}
-	if !got[0].ReceivedAt.Equal(apptest.T0) || string(got[0].Payload) != string(a.Payload) || got[0].Source != a.Source {
+	if !got[0].ReceivedAt.Equal(apptest.ReceiveTime) || string(got[0].Payload) != string(a.Payload) || got[0].Source != a.Source {
 		t.Fatalf("event a = %+v, want it as stored", got[0])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)

@@ -56,7 +56,7 @@ func TestLifecyclePeriod(t *testing.T) {
 func TestSweepPurgesThenForgets(t *testing.T) {
 	ctx := context.Background()
 	var now atomic.Int64
-	now.Store(apptest.T0.UnixNano())
+	now.Store(apptest.ReceiveTime.UnixNano())
 	svc := app.New(memory.New(), app.Options{
 		Now:       func() time.Time { return time.Unix(0, now.Load()) },
 		Lifecycle: app.Lifecycle{Retention: time.Hour, DedupWindow: 24 * time.Hour, Step: 3},

@@ -18,7 +18,7 @@ import (
 
 func newService(tb testing.TB, repo app.EventRepository) *app.Service {
 	tb.Helper()
-	clock := apptest.T0
+	clock := apptest.ReceiveTime
 	svc := app.New(repo, app.Options{Now: func() time.Time { return clock }})
 	tb.Cleanup(svc.Close)
 	return svc
@@ -42,7 +42,7 @@ func TestPublishCountsSinceStartAndLifetime(t *testing.T) {
 	ctx := context.Background()
 	repo := memory.New()
 	// Events stored before this service started count in the lifetime only.
-	if _, err := repo.Append(ctx, []domain.Event{apptest.NewEvent("t", "old", 1)}, apptest.T0); err != nil {
+	if _, err := repo.Append(ctx, []domain.Event{apptest.NewEvent("t", "old", 1)}, apptest.ReceiveTime); err != nil {
 		t.Fatal(err)
 	}
 	svc := newService(t, repo)

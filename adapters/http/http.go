@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -130,5 +129,3 @@ func invalidEvent(loc string, v *domain.ValidationError) error {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func reflectType[T any]() reflect.Type { return reflect.TypeFor[T]() }

@@ -21,7 +21,7 @@ import (
 // one-hour retention, and reads the result the way a client does.
 func TestRetentionThroughTheAPI(t *testing.T) {
 	var now atomic.Int64
-	now.Store(apptest.T0.UnixNano())
+	now.Store(apptest.ReceiveTime.UnixNano())
 	svc := app.New(memory.New(), app.Options{
 		Now:       func() time.Time { return time.Unix(0, now.Load()).UTC() },
 		Lifecycle: app.Lifecycle{Retention: time.Hour},
@@ -69,7 +69,7 @@ func TestRetentionThroughTheAPI(t *testing.T) {
 		}
 	})
 	t.Run("TimeWindow", func(t *testing.T) {
-		mid := apptest.T0.Add(30 * time.Minute).Format(time.RFC3339)
+		mid := apptest.ReceiveTime.Add(30 * time.Minute).Format(time.RFC3339)
 		cases := []struct {
 			name, query string
 			want        []string
@@ -97,7 +97,7 @@ func TestRetentionThroughTheAPI(t *testing.T) {
 		}
 	})
 	t.Run("TimeWindowPagesKeepTheWindow", func(t *testing.T) {
-		since := apptest.T0.Add(30 * time.Minute).Format(time.RFC3339)
+		since := apptest.ReceiveTime.Add(30 * time.Minute).Format(time.RFC3339)
 		r := record(api.Get("/events?limit=1&since=" + url.QueryEscape(since)))
 		link := r.Header.Get("Link")
 		if !strings.Contains(link, "since="+url.QueryEscape(since)) {

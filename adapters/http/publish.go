@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -75,7 +76,7 @@ func registerPublish(api huma.API, h *handlers) {
 	}, h.publish)
 
 	// The body is read raw; describe what it really holds.
-	eventSchema := api.OpenAPI().Components.Schemas.Schema(reflectType[EventBody](), true, "")
+	eventSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[EventBody](), true, "")
 	body := api.OpenAPI().Paths["/publish"].Post.RequestBody
 	body.Required = true
 	body.Content = map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{

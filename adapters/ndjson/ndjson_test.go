@@ -34,7 +34,7 @@ func newSource(t *testing.T) *memory.Repository {
 		{apptest.NewEvent("t", "1", 1), apptest.NewEvent("t", "1", 2), spaced},
 		{odd},
 	} {
-		if _, err := src.Append(ctx, batch, apptest.T0.Add(time.Duration(i)*time.Second)); err != nil {
+		if _, err := src.Append(ctx, batch, apptest.ReceiveTime.Add(time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -82,7 +82,7 @@ func TestExportIsReadable(t *testing.T) {
 	for _, want := range []string{
 		`{"kind":"header","format":"uts-aggregator-export","version":1}`,
 		`"payload":"{ \"a\" :\t[1, 2.50, \"é\"] }"`, // text payloads stay text, byte for byte
-		`"payload_base64":`,                         // and the others are base64
+		`"payload_base64":`, // and the others are base64
 		`"timestamp":"2024-12-31T23:59:58.123456789-05:00"`,
 		`"received_at":"2025-03-04T05:06:07.891011Z"`,
 		`{"kind":"topic","topic":"t","received":4,"accepted":2,"dropped":2,"conflicts":1}`,

@@ -7,7 +7,6 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/uts-aggregator/uts-aggregator/app"
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
@@ -41,11 +40,6 @@ func (r *Repository) LoadEvents(ctx context.Context, events []domain.StoredEvent
 		}
 		return nil
 	})
-}
-
-// SetCounters implements app.EventLoader.
-func (r *Repository) SetCounters(ctx context.Context, stats []app.TopicStats) error {
-	return r.Repository.SetCounters(ctx, stats)
 }
 
 func lockSeq(ctx context.Context, tx bun.Tx) error {

@@ -63,7 +63,7 @@ func TestListCursorSkipsNothingUnderConcurrentAppends(t *testing.T) {
 				for i := range events {
 					events[i] = apptest.NewEvent(fmt.Sprintf("t%d", i%3), fmt.Sprintf("w%d-b%d-%d", w, b, i), i)
 				}
-				if _, err := r.Append(ctx, events, apptest.T0); err != nil {
+				if _, err := r.Append(ctx, events, apptest.ReceiveTime); err != nil {
 					t.Error(err)
 					return
 				}

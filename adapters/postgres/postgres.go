@@ -56,7 +56,7 @@ type Options struct {
 
 // Repository is the PostgreSQL EventRepository.
 type Repository struct {
-	*bunstore.Repository
+	*bunstore.Queries
 	db     *bun.DB
 	writer *sql.DB // Append's own small pool; see writeConns
 }
@@ -109,9 +109,9 @@ func Open(ctx context.Context, dsn string, opts Options) (*Repository, error) {
 	writer.SetMaxIdleConns(writeConns)
 	writer.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	return &Repository{
-		Repository: bunstore.New(db, bunstore.Options{}),
-		db:         db,
-		writer:     writer,
+		Queries: bunstore.New(db),
+		db:      db,
+		writer:  writer,
 	}, nil
 }
 

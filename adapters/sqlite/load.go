@@ -14,12 +14,12 @@ var _ app.EventLoader = (*Repository)(nil)
 func (r *Repository) LoadEvents(ctx context.Context, events []domain.StoredEvent) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
-	return r.Repository.LoadEvents(ctx, events)
+	return r.Queries.LoadEvents(ctx, events)
 }
 
 // SetCounters implements app.EventLoader.
 func (r *Repository) SetCounters(ctx context.Context, stats []app.TopicStats) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
-	return r.Repository.SetCounters(ctx, stats)
+	return r.Queries.SetCounters(ctx, stats)
 }

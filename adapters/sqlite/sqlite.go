@@ -46,7 +46,7 @@ type Options struct {
 
 // Repository is the SQLite EventRepository.
 type Repository struct {
-	*bunstore.Repository
+	*bunstore.Queries
 	db *bun.DB
 	// writeMu guards the writer: SQLite has one writer at a time, so writes
 	// queue here rather than on SQLITE_BUSY.
@@ -100,7 +100,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		db.Close()
 		return nil, err
 	}
-	r := &Repository{Repository: bunstore.New(db, bunstore.Options{}), db: db}
+	r := &Repository{Queries: bunstore.New(db), db: db}
 	if err := r.openWriter(ctx, opts.WriterCacheMiB); err != nil {
 		r.Close()
 		return nil, err

@@ -23,8 +23,10 @@ type Store struct {
 	Reopen func(tb testing.TB, repo app.EventRepository) app.EventRepository
 }
 
-// T0 is the receive time the suite records; stores must give it back.
-var T0 = time.Date(2025, 3, 4, 5, 6, 7, 891011000, time.UTC)
+// ReceiveTime is the receive time of the events the suite stores (Append's
+// receivedAt, loaded events' ReceivedAt); stores must give it back to the
+// nanosecond.
+var ReceiveTime = time.Date(2025, 3, 4, 5, 6, 7, 891011000, time.UTC)
 
 // NewEvent returns a valid event with a payload that depends on n.
 func NewEvent(topic, id string, n int) domain.Event {
@@ -141,8 +143,8 @@ func RunRepositoryContract(t *testing.T, s Store) {
 			if !want.Timestamp.IsZero() && gotOff != wantOff {
 				t.Errorf("timestamp offset = %d, want %d", gotOff, wantOff)
 			}
-			if !got.ReceivedAt.Equal(T0) {
-				t.Errorf("received_at = %v, want %v", got.ReceivedAt, T0)
+			if !got.ReceivedAt.Equal(ReceiveTime) {
+				t.Errorf("received_at = %v, want %v", got.ReceivedAt, ReceiveTime)
 			}
 		}
 		if got, err := r.Get(ctx, withTime.Key()); err != nil || got.Seq != out[0].Seq {
@@ -223,7 +225,7 @@ func RunRepositoryContract(t *testing.T, s Store) {
 					for i := start; i < start+batch; i++ {
 						b = append(b, all[(i+p*37)%events])
 					}
-					out, err := r.Append(ctx, b, T0)
+					out, err := r.Append(ctx, b, ReceiveTime)
 					if err != nil {
 						errs <- err
 						return
@@ -293,7 +295,7 @@ func RunRepositoryContract(t *testing.T, s Store) {
 
 func mustAppend(tb testing.TB, r app.EventRepository, events ...domain.Event) []domain.Outcome {
 	tb.Helper()
-	out, err := r.Append(context.Background(), events, T0)
+	out, err := r.Append(context.Background(), events, ReceiveTime)
 	if err != nil {
 		tb.Fatalf("Append: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 // a persistent store behaves the same after a reopen.
 func runLifecycle(t *testing.T, s Store) {
 	ctx := context.Background()
-	at := func(sec int) time.Time { return T0.Add(time.Duration(sec) * time.Second) }
+	at := func(sec int) time.Time { return ReceiveTime.Add(time.Duration(sec) * time.Second) }
 	newPurger := func(tb testing.TB) (app.EventRepository, app.Purger) {
 		r := s.New(tb)
 		p, ok := r.(app.Purger)
@@ -143,7 +143,7 @@ func runLifecycle(t *testing.T, s Store) {
 
 	t.Run("TimeWindowOnEmptyStore", func(t *testing.T) {
 		r := s.New(t)
-		got, err := r.List(ctx, app.ListQuery{Since: T0, Until: T0.Add(time.Hour), Limit: 10})
+		got, err := r.List(ctx, app.ListQuery{Since: ReceiveTime, Until: ReceiveTime.Add(time.Hour), Limit: 10})
 		if err != nil || len(got) != 0 {
 			t.Fatalf("List = %d events, %v; want none", len(got), err)
 		}

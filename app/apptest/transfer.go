@@ -25,9 +25,9 @@ func RunLoaderContract(t *testing.T, newTarget func(tb testing.TB) LoaderStore) 
 	ctx := context.Background()
 	ts := time.Date(2024, 12, 31, 23, 59, 58, 123456789, time.FixedZone("", -5*3600))
 	loaded := []domain.StoredEvent{
-		{Event: domain.Event{Topic: "t", EventID: "a", Source: "s", Payload: []byte("{ \"a\" :\t1 }"), Timestamp: ts}, Seq: 3, ReceivedAt: T0},
-		{Event: NewEvent("u", "a", 2), Seq: 7, ReceivedAt: T0.Add(time.Second)},
-		{Event: NewEvent("t", "b", 3), Seq: 20, ReceivedAt: T0.Add(2 * time.Second)},
+		{Event: domain.Event{Topic: "t", EventID: "a", Source: "s", Payload: []byte("{ \"a\" :\t1 }"), Timestamp: ts}, Seq: 3, ReceivedAt: ReceiveTime},
+		{Event: NewEvent("u", "a", 2), Seq: 7, ReceivedAt: ReceiveTime.Add(time.Second)},
+		{Event: NewEvent("t", "b", 3), Seq: 20, ReceivedAt: ReceiveTime.Add(2 * time.Second)},
 	}
 	counters := []app.TopicStats{
 		{Topic: "t", Counters: domain.Counters{Received: 9, Accepted: 2, Dropped: 7, Conflicts: 1}},

@@ -1,7 +1,7 @@
 // Package bunstore is the dialect-neutral part of the SQL stores: the Bun row
 // models and the queries that list, get, count and load events. The sqlite
 // and postgres adapters open the database, apply their own migrations, write
-// events on their own tuned path and wrap a Repository from here for the rest.
+// events on their own tuned path and embed the Queries from here for the rest.
 package bunstore
 
 import (
@@ -44,31 +44,20 @@ type topicRow struct {
 	Purged    int64  `bun:"purged,notnull"`
 }
 
-// Options adapt the queries to a database.
-type Options struct {
-	// MaxRowsPerInsert bounds one INSERT statement (bind-parameter limits).
-	MaxRowsPerInsert int
+// Queries runs the dialect-neutral queries on a Bun database whose schema
+// has the events and topic_stats tables: List, Get and Stats of
+// app.EventRepository, loading for imports, and the lifecycle's purges. It
+// has no Append: each store writes on its own tuned path.
+type Queries struct {
+	db *bun.DB
 }
 
-// Repository reads a Bun database whose schema has the events and
-// topic_stats tables: List, Get and Stats of app.EventRepository, plus
-// loading for imports. Each adapter adds its own Append.
-type Repository struct {
-	db   *bun.DB
-	opts Options
-}
-
-// New returns a Repository over db.
-func New(db *bun.DB, opts Options) *Repository {
-	if opts.MaxRowsPerInsert <= 0 {
-		opts.MaxRowsPerInsert = 1000
-	}
-	return &Repository{db: db, opts: opts}
-}
+// New returns the Queries over db.
+func New(db *bun.DB) *Queries { return &Queries{db: db} }
 
 // List implements app.EventRepository with keyset pagination on seq. A time
 // window becomes a seq range first (see seqAt), so it costs no scan either.
-func (r *Repository) List(ctx context.Context, q app.ListQuery) ([]domain.StoredEvent, error) {
+func (r *Queries) List(ctx context.Context, q app.ListQuery) ([]domain.StoredEvent, error) {
 	purged, err := purgedThrough(ctx, r.db)
 	if err != nil {
 		return nil, err
@@ -107,7 +96,7 @@ func (r *Repository) List(ctx context.Context, q app.ListQuery) ([]domain.Stored
 }
 
 // Get implements app.EventRepository.
-func (r *Repository) Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error) {
+func (r *Queries) Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error) {
 	var row eventRow
 	err := r.db.NewSelect().Model(&row).Where("topic = ? AND event_id = ?", key.Topic, key.EventID).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -127,7 +116,7 @@ func (r *Repository) Get(ctx context.Context, key domain.Key) (domain.StoredEven
 }
 
 // Stats implements app.EventRepository from the maintained counters.
-func (r *Repository) Stats(ctx context.Context) ([]app.TopicStats, error) {
+func (r *Queries) Stats(ctx context.Context) ([]app.TopicStats, error) {
 	var rows []topicRow
 	if err := r.db.NewSelect().Model(&rows).Order("topic").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("read topic counters: %w", err)

@@ -137,7 +137,7 @@ func setPurgedThrough(ctx context.Context, tx bun.IDB, seq int64) error {
 // those with seq < s. Received time grows with seq (one committer stamps
 // each group with the clock), so a binary search over seq finds it with
 // O(log n) primary-key lookups; received_at needs no index.
-func (r *Repository) seqAt(ctx context.Context, t time.Time) (int64, error) {
+func (r *Queries) seqAt(ctx context.Context, t time.Time) (int64, error) {
 	var bounds struct {
 		Lo *int64 `bun:"lo"`
 		Hi *int64 `bun:"hi"`

@@ -12,20 +12,24 @@ import (
 	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
-var _ app.EventLoader = (*Repository)(nil)
+var _ app.EventLoader = (*Queries)(nil)
 
 // LoadEvents implements app.EventLoader in one transaction.
-func (r *Repository) LoadEvents(ctx context.Context, events []domain.StoredEvent) error {
+func (r *Queries) LoadEvents(ctx context.Context, events []domain.StoredEvent) error {
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return r.LoadEventsTx(ctx, tx, events)
 	})
 }
 
+// rowsPerInsert bounds one INSERT of loaded events, well under the
+// bind-parameter limits of SQLite (32766) and PostgreSQL (65535).
+const rowsPerInsert = 1000
+
 // LoadEventsTx inserts events with their own seq and received_at inside an
 // open transaction. Without ON CONFLICT, a key or seq that is already stored
 // fails the insert rather than being skipped.
-func (r *Repository) LoadEventsTx(ctx context.Context, db bun.IDB, events []domain.StoredEvent) error {
-	for chunk := range slices.Chunk(events, r.opts.MaxRowsPerInsert) {
+func (r *Queries) LoadEventsTx(ctx context.Context, db bun.IDB, events []domain.StoredEvent) error {
+	for chunk := range slices.Chunk(events, rowsPerInsert) {
 		rows := make([]eventRow, len(chunk))
 		for i, e := range chunk {
 			if e.Seq <= 0 {
@@ -42,7 +46,7 @@ func (r *Repository) LoadEventsTx(ctx context.Context, db bun.IDB, events []doma
 }
 
 // SetCounters implements app.EventLoader.
-func (r *Repository) SetCounters(ctx context.Context, stats []app.TopicStats) error {
+func (r *Queries) SetCounters(ctx context.Context, stats []app.TopicStats) error {
 	return SetCountersTx(ctx, r.db, stats)
 }
 
