@@ -82,6 +82,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		"busy_timeout(10000)",
 		fmt.Sprintf("cache_size(-%d)", opts.ReaderCacheMiB<<10),
 		"temp_store(memory)",
+		// A checkpoint that resets the WAL also truncates it to this size,
+		// so a WAL that grew while readers held it back shrinks again.
+		"journal_size_limit(16777216)",
 	} {
 		q.Add("_pragma", p)
 	}
