@@ -58,6 +58,7 @@ func NewConfig(version string) huma.Config {
 	// RegisterPages serves /docs from embedded assets instead of Huma's
 	// page, which loads its viewer from a CDN.
 	cfg.DocsPath = ""
+	cfg.Transformers = append(cfg.Transformers, addRequestID)
 	return cfg
 }
 
@@ -81,6 +82,7 @@ func Register(api huma.API, svc Service, opts Options) {
 	registerStream(api, h)
 	registerStats(api, h)
 	registerHealth(api, h)
+	documentRequestID(api)
 }
 
 type handlers struct {

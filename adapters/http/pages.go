@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
 )
@@ -153,10 +154,8 @@ func writeProblem(w http.ResponseWriter, status int, title, detail string) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	b, _ := json.Marshal(struct {
-		Title  string `json:"title"`
-		Status int    `json:"status"`
-		Detail string `json:"detail"`
-	}{title, status, detail})
+	// RequestID has set the request's ID on the answer already.
+	b, _ := json.Marshal(&Problem{ErrorModel: &huma.ErrorModel{Title: title, Status: status, Detail: detail},
+		RequestID: w.Header().Get(RequestIDHeader)})
 	w.Write(append(b, '\n'))
 }

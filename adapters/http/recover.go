@@ -7,7 +7,7 @@ import (
 )
 
 // Recover answers a panicking request with a bare problem+json 500 and logs
-// the panic, so a bug in one handler neither leaks internals nor kills the
+// the panic with the request's ID, so a bug in one handler neither leaks internals nor kills the
 // connection without an answer.
 func Recover(next http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -19,10 +19,8 @@ func Recover(next http.Handler, logger *slog.Logger) http.Handler {
 				}
 				return
 			}
-			logger.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-			w.Header().Set("Content-Type", "application/problem+json")
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte(`{"title":"Internal Server Error","status":500,"detail":"internal error"}` + "\n"))
+			logger.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeProblem(w, http.StatusInternalServerError, "Internal Server Error", "internal error")
 		}()
 		next.ServeHTTP(w, r)
 	})

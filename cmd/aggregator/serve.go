@@ -66,6 +66,8 @@ func (nopCloser) Close() error { return nil }
 // accepting, finish in-flight requests and their commits, close the store.
 // ready, if not nil, receives the bound address once the server listens.
 func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- string) error {
+	// Lines logged with a request's context name its request ID.
+	logger = slog.New(httpadapter.LogHandler(logger.Handler()))
 	repo, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -92,7 +94,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	})
 	httpadapter.RegisterPages(mux)
 	srv := &http.Server{
-		Handler:           httpadapter.Recover(httpadapter.Fallback(mux), logger),
+		Handler:           httpadapter.RequestID(httpadapter.Recover(httpadapter.Fallback(mux), logger)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
