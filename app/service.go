@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/uts-aggregator/uts-aggregator/domain"
@@ -21,9 +20,13 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per dropped event; slog.Default() by default.
 	Logger *slog.Logger
-	// LogDuplicatesEvery logs one in this many dropped duplicates: 1 logs
-	// each, 0 none. Conflicts are always logged.
-	LogDuplicatesEvery int
+	// LogDuplicates is how dropped duplicates are logged: LogDuplicatesSummary
+	// (the default), LogDuplicatesEach or LogDuplicatesOff. Conflicts are
+	// always logged.
+	LogDuplicates DuplicateLogging
+	// DuplicateSummaryEvery is the interval of LogDuplicatesSummary: at most
+	// one line per interval (one second by default).
+	DuplicateSummaryEvery time.Duration
 	// MaxGroupEvents caps how many events one group commit may hold.
 	MaxGroupEvents int
 	// Observer, if set, is told about every group commit.
@@ -44,13 +47,13 @@ type CommitObserver interface {
 // Service runs the aggregator's use cases. Create it with New and stop it with
 // Close once no more calls are in flight.
 type Service struct {
-	repo      EventRepository
-	opts      Options
-	startedAt time.Time
-	committer *committer
-	feed      *feed
-	dupSeen   atomic.Int64
-	sweeper   *sweeper
+	repo       EventRepository
+	opts       Options
+	startedAt  time.Time
+	committer  *committer
+	feed       *feed
+	duplicates *duplicateLog
+	sweeper    *sweeper
 }
 
 // New returns a Service that stores through repo.
@@ -70,7 +73,8 @@ func New(repo EventRepository, opts Options) *Service {
 	if opts.Lifecycle.Step <= 0 {
 		opts.Lifecycle.Step = 500
 	}
-	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed()}
+	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed(),
+		duplicates: newDuplicateLog(opts.LogDuplicates, opts.DuplicateSummaryEvery, opts.Logger)}
 	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, s.committed)
 	s.sweeper = s.startSweeper()
 	return s
@@ -83,6 +87,7 @@ func (s *Service) Close() {
 	s.sweeper.stop()
 	s.committer.stop()
 	s.feed.close()
+	s.duplicates.stop()
 }
 
 // InvalidEventError says which event of a published batch broke a rule.
@@ -138,9 +143,7 @@ func (s *Service) committed(events []domain.Event, outcomes []domain.Outcome, at
 				stored = append(stored, domain.StoredEvent{Event: events[i], Seq: o.Seq, ReceivedAt: at.UTC()})
 			}
 		case domain.Duplicate:
-			if s.shouldLogDuplicate() {
-				s.opts.Logger.Info("duplicate dropped", "topic", events[i].Topic, "event_id", events[i].EventID, "seq", o.Seq)
-			}
+			s.duplicates.dropped(events[i].Topic, events[i].EventID, o.Seq)
 		case domain.Conflict:
 			s.opts.Logger.Warn("conflicting duplicate dropped: payload differs from the stored event",
 				"topic", events[i].Topic, "event_id", events[i].EventID, "seq", o.Seq)
@@ -152,14 +155,6 @@ func (s *Service) committed(events []domain.Event, outcomes []domain.Outcome, at
 	if len(stored) > 0 {
 		s.feed.publish(stored)
 	}
-}
-
-func (s *Service) shouldLogDuplicate() bool {
-	every := s.opts.LogDuplicatesEvery
-	if every <= 0 {
-		return false
-	}
-	return (s.dupSeen.Add(1)-1)%int64(every) == 0
 }
 
 // Page is one page of stored events and the cursor of the next one.

@@ -53,7 +53,7 @@ wait_healthy() {
 start_server() {
 	local data=$1 log=$2 began addr
 	began=$(now_ns)
-	"$WORK/server" -addr 127.0.0.1:0 -data-dir "$data" -log-duplicates-every 0 -log-format text \
+	"$WORK/server" -addr 127.0.0.1:0 -data-dir "$data" -log-duplicates off -log-format text \
 		${SERVER_FLAGS[@]+"${SERVER_FLAGS[@]}"} >"$log" 2>&1 &
 	SERVER_PID=$!
 	STARTED_PIDS+=("$SERVER_PID")

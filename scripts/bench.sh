@@ -225,7 +225,7 @@ for ((i = 0; i < ${#BASE_FLAGS[@]}; i++)); do
 	-sqlite-synchronous=* | --sqlite-synchronous=*) synchronous=${BASE_FLAGS[i]#*=} ;;
 	esac
 done
-server_cmd="server -log-duplicates-every 0${BASE_FLAGS[*]+ ${BASE_FLAGS[*]}}"
+server_cmd="server -log-duplicates off${BASE_FLAGS[*]+ ${BASE_FLAGS[*]}}"
 smoke=""
 if [[ -n ${BENCH_N1:-}${BENCH_N2:-}${BENCH_NB:-} ]]; then
 	smoke="> Sizes differ from the defaults (N1=1,000,000, N2=10,000,000, NB=200,000): treat this as a smoke run, not as the reference numbers."

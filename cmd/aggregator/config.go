@@ -30,7 +30,7 @@ type config struct {
 	MaxPayloadBytes    int
 	LogLevel           string
 	LogFormat          string
-	LogDuplicatesEvery int
+	LogDuplicates      string
 	SQLiteSynchronous  string
 	ShutdownTimeout    time.Duration
 	PprofAddr          string
@@ -66,7 +66,7 @@ func serverFlags(fs *flag.FlagSet, c *config) {
 	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", domain.MaxPayloadBytes, "largest event payload in bytes")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	fs.IntVar(&c.LogDuplicatesEvery, "log-duplicates-every", 1, "log one in N dropped duplicates; 0 silences them")
+	fs.StringVar(&c.LogDuplicates, "log-duplicates", "summary", "dropped duplicates: summary (one line per second at most, with a count), each (a line per duplicate) or off; conflicts are always logged")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	// Below Docker's 10 s stop timeout, so that the server ends by itself.
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 8*time.Second, "how long to wait for in-flight requests on SIGTERM")
@@ -144,8 +144,8 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, errors.New("max payload bytes must be at least 2")
 	case int64(c.MaxPayloadBytes) > c.MaxBodyBytes:
 		return c, fmt.Errorf("max payload bytes (%d) cannot exceed max body bytes (%d): no request could carry such a payload", c.MaxPayloadBytes, c.MaxBodyBytes)
-	case c.LogDuplicatesEvery < 0:
-		return c, errors.New("log duplicates every must be 0 (off) or more")
+	case c.LogDuplicates != "summary" && c.LogDuplicates != "each" && c.LogDuplicates != "off":
+		return c, fmt.Errorf("log duplicates must be summary, each or off, not %q", c.LogDuplicates)
 	case c.ShutdownTimeout < 100*time.Millisecond:
 		return c, fmt.Errorf("shutdown timeout %v is too short to finish any request; use at least 100ms", c.ShutdownTimeout)
 	}
@@ -222,7 +222,7 @@ func (c config) logAttrs() []any {
 	return append(attrs,
 		"addr", c.Addr, "max_batch", c.MaxBatch, "max_body_bytes", c.MaxBodyBytes,
 		"max_payload_bytes", c.MaxPayloadBytes, "log_level", c.LogLevel, "log_format", c.LogFormat,
-		"log_duplicates_every", c.LogDuplicatesEvery, "shutdown_timeout", c.ShutdownTimeout,
+		"log_duplicates", c.LogDuplicates, "shutdown_timeout", c.ShutdownTimeout,
 		"pprof_addr", c.PprofAddr)
 }
 

@@ -19,7 +19,7 @@ func TestConfigRejectsWhatItCannotParseExactly(t *testing.T) {
 		"PayloadWithUnit":      {"AGGREGATOR_MAX_PAYLOAD_BYTES": "64KiB"},
 		"PayloadTrailingJunk":  {"AGGREGATOR_MAX_PAYLOAD_BYTES": "10abc"},
 		"BodyDecimal":          {"AGGREGATOR_MAX_BODY_BYTES": "1.5"},
-		"NegativeLogEvery":     {"AGGREGATOR_LOG_DUPLICATES_EVERY": "-7"},
+		"UnknownLogDuplicates": {"AGGREGATOR_LOG_DUPLICATES": "sometimes"},
 		"ShutdownTooShort":     {"AGGREGATOR_SHUTDOWN_TIMEOUT": "1ns"},
 		"ShutdownNotADuration": {"AGGREGATOR_SHUTDOWN_TIMEOUT": "soon"},
 		"PayloadOverBody":      {"AGGREGATOR_MAX_PAYLOAD_BYTES": "2000000", "AGGREGATOR_MAX_BODY_BYTES": "1000000"},

@@ -76,11 +76,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	var svc *app.Service
 	recorder := metrics.New(func() int { return svc.Queued() })
 	svc = app.New(repo, app.Options{
-		Limits:             domain.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes},
-		Logger:             logger,
-		LogDuplicatesEvery: cfg.LogDuplicatesEvery,
-		Observer:           recorder,
-		Lifecycle:          cfg.lifecycle(),
+		Limits:        domain.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes},
+		Logger:        logger,
+		LogDuplicates: app.DuplicateLogging(cfg.LogDuplicates),
+		Observer:      observers{recorder, commitLog{logger, func() int { return svc.Queued() }}},
+		Lifecycle:     cfg.lifecycle(),
 	})
 	defer svc.Close()
 	recorder.ObserveStore(storeTotals(svc))

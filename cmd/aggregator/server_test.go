@@ -43,7 +43,7 @@ func startServer(t *testing.T, cfg config) (base string, stop func()) {
 }
 
 func testConfig(t *testing.T, store string) config {
-	cfg, err := parseConfig("test", []string{"-store", store, "-data-dir", t.TempDir(), "-log-duplicates-every", "0"},
+	cfg, err := parseConfig("test", []string{"-store", store, "-data-dir", t.TempDir(), "-log-duplicates", "off"},
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

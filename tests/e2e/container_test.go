@@ -62,8 +62,6 @@ func newAggregatorContainer(tb testing.TB, dataDir string, opts ...testcontainer
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.Binds = append(hc.Binds, dataDir+":"+dataMount)
 		}),
-		// Thousands of dropped duplicates would otherwise fill the log.
-		testcontainers.WithEnv(map[string]string{"AGGREGATOR_LOG_DUPLICATES_EVERY": "1000"}),
 		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort(apiPort).
 			WithPollInterval(20 * time.Millisecond).WithStartupTimeout(time.Minute)),
 	}

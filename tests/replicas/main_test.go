@@ -84,7 +84,7 @@ func startServer(tb testing.TB, env ...string) *server {
 	cmd := exec.Command(serverBin)
 	cmd.Env = append(os.Environ(), append([]string{
 		"AGGREGATOR_ADDR=127.0.0.1:0",
-		"AGGREGATOR_LOG_DUPLICATES_EVERY=0",
+		"AGGREGATOR_LOG_DUPLICATES=off",
 	}, env...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -45,7 +45,7 @@ func TestLoadgenAgainstRealServer(t *testing.T) {
 
 	addr := freeAddr(t)
 	var log bytes.Buffer
-	srv := exec.Command(server, "-addr", addr, "-data-dir", t.TempDir(), "-log-duplicates-every", "0")
+	srv := exec.Command(server, "-addr", addr, "-data-dir", t.TempDir(), "-log-duplicates", "off")
 	srv.Stdout, srv.Stderr = &log, &log
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
