@@ -82,6 +82,7 @@ func Register(api huma.API, svc Service, opts Options) {
 	registerStream(api, h)
 	registerStats(api, h)
 	registerHealth(api, h)
+	documentAuth(api)
 	documentRequestID(api)
 }
 

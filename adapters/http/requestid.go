@@ -55,7 +55,8 @@ func RequestIDFrom(ctx context.Context) string {
 }
 
 // LogHandler wraps h so that every record logged with the context of a
-// request (logger.InfoContext(ctx, ...)) carries its request_id.
+// request (logger.InfoContext(ctx, ...)) carries its request_id and, when
+// it used one, the name of its API key as api_key.
 func LogHandler(h slog.Handler) slog.Handler { return logHandler{h} }
 
 type logHandler struct{ slog.Handler }
@@ -63,6 +64,9 @@ type logHandler struct{ slog.Handler }
 func (l logHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestIDFrom(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if name := KeyNameFrom(ctx); name != "" {
+		r.AddAttrs(slog.String("api_key", name))
 	}
 	return l.Handler.Handle(ctx, r)
 }

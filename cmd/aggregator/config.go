@@ -36,6 +36,7 @@ type config struct {
 	PprofAddr          string
 	Retention          time.Duration
 	DedupWindow        time.Duration
+	APIKeysFile        string
 
 	// warnings are settings that were accepted but have no effect, such as
 	// the options of a store other than the chosen one.
@@ -71,6 +72,7 @@ func serverFlags(fs *flag.FlagSet, c *config) {
 	// Below Docker's 10 s stop timeout, so that the server ends by itself.
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 8*time.Second, "how long to wait for in-flight requests on SIGTERM")
 	fs.DurationVar(&c.Retention, "retention", 0, "purge events received longer ago than this, e.g. 720h; 0 keeps them")
+	fs.StringVar(&c.APIKeysFile, "api-keys-file", "", "file of API keys, one `NAME SCOPES KEY` per line; publishing and reading then need a key; re-read on SIGHUP; off when empty")
 	fs.DurationVar(&c.DedupWindow, "dedup-window", 0, "forget an event's key this long after its first acceptance, so a resend is new again; 0 remembers keys for ever")
 }
 
@@ -223,7 +225,7 @@ func (c config) logAttrs() []any {
 		"addr", c.Addr, "max_batch", c.MaxBatch, "max_body_bytes", c.MaxBodyBytes,
 		"max_payload_bytes", c.MaxPayloadBytes, "log_level", c.LogLevel, "log_format", c.LogFormat,
 		"log_duplicates", c.LogDuplicates, "shutdown_timeout", c.ShutdownTimeout,
-		"pprof_addr", c.PprofAddr)
+		"pprof_addr", c.PprofAddr, "api_keys_file", c.APIKeysFile)
 }
 
 // redactDSN hides the password of a PostgreSQL connection string, in URL

@@ -6,6 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -93,8 +96,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		MaxBatch: cfg.MaxBatch, MaxBodyBytes: cfg.MaxBodyBytes, Logger: logger, Closing: closing,
 	})
 	httpadapter.RegisterPages(mux)
+	keys, err := loadAPIKeys(ctx, cfg.APIKeysFile, logger)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           httpadapter.RequestID(httpadapter.Recover(httpadapter.Fallback(mux), logger)),
+		Handler: httpadapter.RequestID(httpadapter.Recover(
+			httpadapter.Authenticate(httpadapter.Fallback(mux), keys), logger)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -108,6 +116,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		return err
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir, "version", version)
+	if keys == nil && !isLoopback(ln.Addr()) {
+		logger.Warn("no API keys: anyone who can reach " + ln.Addr().String() +
+			" can publish and read events; set AGGREGATOR_API_KEYS_FILE, or listen on 127.0.0.1 only")
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -135,4 +147,50 @@ func servePprof(addr string, logger *slog.Logger) {
 	if err := http.ListenAndServe(addr, mux); err != nil {
 		logger.Error("profiling server stopped", "err", err)
 	}
+}
+
+// loadAPIKeys reads the keys file, if one is configured, and reads it again
+// on every SIGHUP until ctx ends. A file that fails to load at startup stops
+// the server; on SIGHUP the keys in use stay.
+func loadAPIKeys(ctx context.Context, path string, logger *slog.Logger) (*httpadapter.APIKeys, error) {
+	if path == "" {
+		return nil, nil
+	}
+	keys, err := httpadapter.LoadAPIKeys(path, logger)
+	if err != nil {
+		return nil, err
+	}
+	logKeys := func(msg string) {
+		names := keys.Names()
+		if len(names) == 0 {
+			logger.Warn(msg+": the file has no keys, so every guarded path refuses every request", "file", path)
+			return
+		}
+		logger.Info(msg, "file", path, "names", names)
+	}
+	logKeys("API keys loaded")
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := keys.Reload(); err != nil {
+					logger.Error("API keys not reloaded; the previous keys stay in use", "err", err)
+					continue
+				}
+				logKeys("API keys reloaded")
+			}
+		}
+	}()
+	return keys, nil
+}
+
+// isLoopback reports whether addr is reachable from this machine only.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
