@@ -152,12 +152,14 @@
       g.beginPath(); g.moveTo(left, y); g.lineTo(right, y); g.stroke();
       g.fillText(fmt.format(scale * f) + '/s', left + 2, y - 2);
     }
-    g.fillText('5 min ago', left + 2, h - 4);
+    // The chart spans the samples there are, from 1 to 5 minutes.
+    const now = performance.now() / 1000;
+    const span = Math.min(WINDOW_S, Math.max(60, samples.length ? now - samples[0].t : 0));
+    g.fillText(Math.round(span / 60) + ' min ago', left + 2, h - 4);
     g.textAlign = 'right';
     g.fillText('now', right, h - 4);
     g.textAlign = 'left';
-    const now = performance.now() / 1000;
-    const x = (t) => right - (now - t) / WINDOW_S * (right - left);
+    const x = (t) => right - (now - t) / span * (right - left);
     const y = (v) => y0 - v / scale * (y0 - y1);
     for (const [key, color] of [['received', '--accent'], ['unique', '--accent2']]) {
       g.strokeStyle = css.getPropertyValue(color);
