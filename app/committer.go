@@ -15,6 +15,16 @@ import (
 // or this one once it is back, is safe.
 var ErrStopped = errors.New("service is shutting down")
 
+// ErrOverloaded is returned when a publish cannot be queued because the
+// queue is full, or was still queued when it had waited MaxWait. Nothing
+// of it was stored; a retry later is safe.
+var ErrOverloaded = errors.New("too many publishes waiting for the store")
+
+// ErrCommitTimeout is returned when the commit holding a publish was still
+// running after MaxWait. Its events may be stored or not: a retry is safe and
+// reports those that were as duplicates.
+var ErrCommitTimeout = errors.New("the store did not confirm the commit in time")
+
 // committer implements group commit: publishes that arrive while a commit is
 // running wait together and go to the repository as one Append, so one
 // durable transaction (one fsync) covers many requests. A single committer
@@ -23,6 +33,7 @@ type committer struct {
 	repo     EventRepository
 	now      func() time.Time
 	maxGroup int
+	maxWait  time.Duration
 	// committed is told about each durable commit, after its publishers
 	// have been released: the events, their outcomes, their receive time, how many publishes
 	// shared the commit and how long the store took.
@@ -38,17 +49,26 @@ type committer struct {
 }
 
 type pending struct {
+	// state is queued, then taken by the committer or abandoned by a
+	// publisher that waited too long, whichever comes first.
+	state    atomic.Int32
 	events   []domain.Event
 	outcomes []domain.Outcome
 	err      error
 	done     chan struct{}
 }
 
-func startCommitter(repo EventRepository, now func() time.Time, maxGroup int,
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
+
+func startCommitter(repo EventRepository, now func() time.Time, maxGroup, maxQueue int, maxWait time.Duration,
 	committed func([]domain.Event, []domain.Outcome, time.Time, int, time.Duration)) *committer {
 	c := &committer{
-		repo: repo, now: now, maxGroup: maxGroup, committed: committed,
-		queue:    make(chan *pending, 4096),
+		repo: repo, now: now, maxGroup: maxGroup, maxWait: maxWait, committed: committed,
+		queue:    make(chan *pending, maxQueue),
 		finished: make(chan struct{}),
 	}
 	go c.run()
@@ -57,7 +77,10 @@ func startCommitter(repo EventRepository, now func() time.Time, maxGroup int,
 
 // commit queues events and waits until they are durably committed. Once
 // queued, the events are committed even if ctx ends: the caller then just
-// stops waiting, and a retry sees them as duplicates.
+// stops waiting, and a retry sees them as duplicates. The wait is bounded:
+// a full queue answers ErrOverloaded at once; after maxWait a publish still
+// queued is withdrawn (ErrOverloaded), one being committed answers
+// ErrCommitTimeout.
 func (c *committer) commit(ctx context.Context, events []domain.Event) ([]domain.Outcome, error) {
 	p := &pending{events: events, done: make(chan struct{})}
 	c.mu.RLock()
@@ -68,15 +91,28 @@ func (c *committer) commit(ctx context.Context, events []domain.Event) ([]domain
 	select {
 	case c.queue <- p:
 		c.mu.RUnlock()
-	case <-ctx.Done():
+	default:
 		c.mu.RUnlock()
-		return nil, ctx.Err()
+		return nil, ErrOverloaded
 	}
+	timer := time.NewTimer(c.maxWait)
+	defer timer.Stop()
 	select {
 	case <-p.done:
 		return p.outcomes, p.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-timer.C:
+		if p.state.CompareAndSwap(queued, abandoned) {
+			return nil, ErrOverloaded
+		}
+		// Taken: the commit may have finished just now.
+		select {
+		case <-p.done:
+			return p.outcomes, p.err
+		default:
+			return nil, ErrCommitTimeout
+		}
 	}
 }
 
@@ -98,6 +134,9 @@ func (c *committer) run() {
 		events []domain.Event
 	)
 	for first := range c.queue {
+		if !first.state.CompareAndSwap(queued, taken) {
+			continue // its publisher gave up waiting
+		}
 		group, events = append(group[:0], first), append(events[:0], first.events...)
 	drain:
 		for len(events) < c.maxGroup {
@@ -105,6 +144,9 @@ func (c *committer) run() {
 			case p, ok := <-c.queue:
 				if !ok {
 					break drain
+				}
+				if !p.state.CompareAndSwap(queued, taken) {
+					continue
 				}
 				group = append(group, p)
 				events = append(events, p.events...)

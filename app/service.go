@@ -29,12 +29,24 @@ type Options struct {
 	DuplicateSummaryEvery time.Duration
 	// MaxGroupEvents caps how many events one group commit may hold.
 	MaxGroupEvents int
+	// MaxQueue is how many publishes may wait for a commit (4096 by
+	// default); one more answers ErrOverloaded.
+	MaxQueue int
+	// MaxWait is the longest a publish waits for its commit (10 s by
+	// default): then ErrOverloaded or ErrCommitTimeout.
+	MaxWait time.Duration
 	// Observer, if set, is told about every group commit.
 	Observer CommitObserver
 	// Lifecycle, if set, runs retention in the background; the repository
 	// must then be a Purger.
 	Lifecycle Lifecycle
 }
+
+// Defaults of Options.
+const (
+	DefaultMaxQueue = 4096
+	DefaultMaxWait  = 10 * time.Second
+)
 
 // CommitObserver is told about every durable group commit, for example to
 // export metrics. It is called from the committer, so it must be quick.
@@ -70,12 +82,18 @@ func New(repo EventRepository, opts Options) *Service {
 	if opts.MaxGroupEvents <= 0 {
 		opts.MaxGroupEvents = 10_000
 	}
+	if opts.MaxQueue <= 0 {
+		opts.MaxQueue = DefaultMaxQueue
+	}
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = DefaultMaxWait
+	}
 	if opts.Lifecycle.Step <= 0 {
 		opts.Lifecycle.Step = 500
 	}
 	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed(),
 		duplicates: newDuplicateLog(opts.LogDuplicates, opts.DuplicateSummaryEvery, opts.Logger)}
-	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, s.committed)
+	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, opts.MaxQueue, opts.MaxWait, s.committed)
 	s.sweeper = s.startSweeper()
 	return s
 }

@@ -161,7 +161,7 @@ func TestOpenAPIDeclaresTheBearerScheme(t *testing.T) {
 	api := newAPI(t, httpadapter.Options{})
 	var spec struct {
 		Paths map[string]map[string]struct {
-			Security  []map[string][]string    `json:"security"`
+			Security  []map[string][]string      `json:"security"`
 			Responses map[string]json.RawMessage `json:"responses"`
 		} `json:"paths"`
 		Components struct {

@@ -105,6 +105,16 @@ func (h *handlers) fail(ctx context.Context, op string, err error) error {
 		// takes the retry.
 		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("the service is shutting down; retry"),
 			http.Header{"Retry-After": {"1"}})
+	case errors.Is(err, app.ErrOverloaded):
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(
+			"the server is overloaded: too many publishes are waiting for the store; nothing was stored; retry later"),
+			http.Header{"Retry-After": {"1"}})
+	case errors.Is(err, app.ErrCommitTimeout):
+		h.opts.Logger.WarnContext(ctx, "commit not confirmed in time", "operation", op, "err", err)
+		return huma.ErrorWithHeaders(huma.Error503ServiceUnavailable(
+			"the store did not confirm the commit in time; the events may or may not be stored: "+
+				"retrying is safe, those already stored come back as duplicate"),
+			http.Header{"Retry-After": {"2"}})
 	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no event with this topic and event_id")
 	case errors.Is(err, app.ErrPurged):

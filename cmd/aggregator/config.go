@@ -33,6 +33,13 @@ type config struct {
 	LogDuplicates      string
 	SQLiteSynchronous  string
 	ShutdownTimeout    time.Duration
+	MaxQueue           int
+	MaxWait            time.Duration
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	IdleTimeout        time.Duration
+	WriteTimeout       time.Duration
+	MaxHeaderBytes     int
 	PprofAddr          string
 	Retention          time.Duration
 	DedupWindow        time.Duration
@@ -71,6 +78,13 @@ func serverFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	// Below Docker's 10 s stop timeout, so that the server ends by itself.
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 8*time.Second, "how long to wait for in-flight requests on SIGTERM")
+	fs.IntVar(&c.MaxQueue, "max-queue", app.DefaultMaxQueue, "most publishes waiting for a commit; one more answers 503")
+	fs.DurationVar(&c.MaxWait, "max-wait", app.DefaultMaxWait, "longest a publish waits for its commit before it answers 503")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "time a client has to send the request headers")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", time.Minute, "time a client has to send headers and body (event streams are exempt once open)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 2*time.Minute, "time to write an answer; a client that does not read is dropped (event streams: per message)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block in bytes; more answers 431")
 	fs.DurationVar(&c.Retention, "retention", 0, "purge events received longer ago than this, e.g. 720h; 0 keeps them")
 	fs.StringVar(&c.APIKeysFile, "api-keys-file", "", "file of API keys, one `NAME SCOPES KEY` per line; publishing and reading then need a key; re-read on SIGHUP; off when empty")
 	fs.DurationVar(&c.DedupWindow, "dedup-window", 0, "forget an event's key this long after its first acceptance, so a resend is new again; 0 remembers keys for ever")
@@ -148,6 +162,18 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fmt.Errorf("max payload bytes (%d) cannot exceed max body bytes (%d): no request could carry such a payload", c.MaxPayloadBytes, c.MaxBodyBytes)
 	case c.LogDuplicates != "summary" && c.LogDuplicates != "each" && c.LogDuplicates != "off":
 		return c, fmt.Errorf("log duplicates must be summary, each or off, not %q", c.LogDuplicates)
+	case c.MaxQueue < 1:
+		return c, errors.New("max queue must be at least 1")
+	case c.MaxWait < 10*time.Millisecond:
+		return c, fmt.Errorf("max wait %v is too short for any commit; use at least 10ms", c.MaxWait)
+	case c.ReadHeaderTimeout <= 0 || c.ReadTimeout <= 0 || c.IdleTimeout <= 0 || c.WriteTimeout <= 0:
+		return c, errors.New("read header, read, write and idle timeouts must be positive")
+	case c.WriteTimeout <= c.MaxWait:
+		return c, fmt.Errorf("write timeout %v must exceed max wait %v, or a waiting publish could never answer", c.WriteTimeout, c.MaxWait)
+	case c.ReadTimeout < c.ReadHeaderTimeout:
+		return c, fmt.Errorf("read timeout %v is shorter than read header timeout %v; it covers the headers too", c.ReadTimeout, c.ReadHeaderTimeout)
+	case c.MaxHeaderBytes < 4096:
+		return c, errors.New("max header bytes must be at least 4096")
 	case c.ShutdownTimeout < 100*time.Millisecond:
 		return c, fmt.Errorf("shutdown timeout %v is too short to finish any request; use at least 100ms", c.ShutdownTimeout)
 	}
@@ -225,6 +251,8 @@ func (c config) logAttrs() []any {
 		"addr", c.Addr, "max_batch", c.MaxBatch, "max_body_bytes", c.MaxBodyBytes,
 		"max_payload_bytes", c.MaxPayloadBytes, "log_level", c.LogLevel, "log_format", c.LogFormat,
 		"log_duplicates", c.LogDuplicates, "shutdown_timeout", c.ShutdownTimeout,
+		"max_queue", c.MaxQueue, "max_wait", c.MaxWait, "read_header_timeout", c.ReadHeaderTimeout,
+		"read_timeout", c.ReadTimeout, "write_timeout", c.WriteTimeout, "idle_timeout", c.IdleTimeout, "max_header_bytes", c.MaxHeaderBytes,
 		"pprof_addr", c.PprofAddr, "api_keys_file", c.APIKeysFile)
 }
 

@@ -27,6 +27,12 @@ func TestConfigRejectsWhatItCannotParseExactly(t *testing.T) {
 		"UnknownLogFormat":     {"AGGREGATOR_LOG_FORMAT": "xml"},
 		"UnknownSynchronous":   {"AGGREGATOR_SQLITE_SYNCHRONOUS": "off"},
 		"UnknownStore":         {"AGGREGATOR_STORE": "redis"},
+		"QueueZero":            {"AGGREGATOR_MAX_QUEUE": "0"},
+		"WaitTooShort":         {"AGGREGATOR_MAX_WAIT": "1ms"},
+		"WriteNotOverWait":     {"AGGREGATOR_MAX_WAIT": "10s", "AGGREGATOR_WRITE_TIMEOUT": "10s"},
+		"ReadUnderHeader":      {"AGGREGATOR_READ_TIMEOUT": "1s", "AGGREGATOR_READ_HEADER_TIMEOUT": "2s"},
+		"IdleZero":             {"AGGREGATOR_IDLE_TIMEOUT": "0s"},
+		"HeaderBytesTiny":      {"AGGREGATOR_MAX_HEADER_BYTES": "100"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if c, err := parseEnv(vars); err == nil {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
@@ -84,6 +83,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 		LogDuplicates: app.DuplicateLogging(cfg.LogDuplicates),
 		Observer:      observers{recorder, commitLog{logger, func() int { return svc.Queued() }}},
 		Lifecycle:     cfg.lifecycle(),
+		MaxQueue:      cfg.MaxQueue,
+		MaxWait:       cfg.MaxWait,
 	})
 	defer svc.Close()
 	recorder.ObserveStore(storeTotals(svc))
@@ -103,8 +104,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	srv := &http.Server{
 		Handler: httpadapter.RequestID(httpadapter.Recover(
 			httpadapter.Authenticate(httpadapter.Fallback(mux), keys), logger)),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		// Event streams set a deadline per write, which replaces this one.
+		WriteTimeout: cfg.WriteTimeout,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	// Event streams never go idle: end them when Shutdown starts.
 	srv.RegisterOnShutdown(func() { close(closing) })

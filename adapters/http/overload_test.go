@@ -1,0 +1,48 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/danielgtaylor/huma/v2/humatest"
+
+	httpadapter "github.com/uts-aggregator/uts-aggregator/adapters/http"
+	"github.com/uts-aggregator/uts-aggregator/app"
+	"github.com/uts-aggregator/uts-aggregator/domain"
+)
+
+// publishFails answers every publish with err.
+type publishFails struct {
+	brokenService
+	err error
+}
+
+func (p publishFails) Publish(_ context.Context, events []domain.Event) ([]domain.Outcome, error) {
+	return nil, fmt.Errorf("publish %d events: %w", len(events), p.err)
+}
+
+func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		says string
+	}{
+		{"ErrOverloaded", app.ErrOverloaded, "nothing was stored"},
+		{"ErrCommitTimeout", app.ErrCommitTimeout, "retrying is safe"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, api := humatest.New(t, httpadapter.NewConfig("test"))
+			httpadapter.Register(api, publishFails{err: tt.err}, httpadapter.Options{})
+			r := post(api, event("t", "1"))
+			if r.Code != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("status %d, Retry-After %q; want 503 with Retry-After: %s", r.Code, r.Header.Get("Retry-After"), r.Body)
+			}
+			if p := decode[problem](t, r); !strings.Contains(p.Detail, tt.says) {
+				t.Errorf("detail %q, want it to say %q", p.Detail, tt.says)
+			}
+		})
+	}
+}
