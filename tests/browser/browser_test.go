@@ -56,7 +56,7 @@ func startServer(t *testing.T) *server {
 	addr := ln.Addr().String()
 	ln.Close()
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-addr", addr, "-data-dir", t.TempDir(), "-log-duplicates-every", "0")
+	cmd := exec.Command(bin, "-addr", addr, "-data-dir", t.TempDir(), "-log-duplicates", "off")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
