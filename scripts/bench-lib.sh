@@ -1,9 +1,9 @@
 # Shared helpers of scripts/bench.sh and scripts/bench-postgres.sh; source it.
 # It needs ROOT (the repository) and WORK (a scratch directory) to be set.
 
-# build_binaries builds static server and loadgen binaries into $WORK.
+# build_binaries builds the static aggregator and loadgen binaries into $WORK.
 build_binaries() {
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/server" ./cmd/aggregator)
+	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/aggregator" ./cmd/aggregator)
 	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/loadgen" ./cmd/loadgen)
 }
 
@@ -53,7 +53,7 @@ wait_healthy() {
 start_server() {
 	local data=$1 log=$2 began addr
 	began=$(now_ns)
-	"$WORK/server" -addr 127.0.0.1:0 -data-dir "$data" -log-duplicates off -log-format text \
+	"$WORK/aggregator" -addr 127.0.0.1:0 -data-dir "$data" -log-duplicates off -log-format text \
 		${SERVER_FLAGS[@]+"${SERVER_FLAGS[@]}"} >"$log" 2>&1 &
 	SERVER_PID=$!
 	STARTED_PIDS+=("$SERVER_PID")

@@ -125,7 +125,7 @@ profile() {
 # profile_top NAME: wait for the profile and print its hottest functions.
 profile_top() {
 	wait "$PROFILE_PID" || true
-	go tool pprof -top -nodecount=22 "$WORK/server" "$RAW/$1.prof" 2>/dev/null | sed -n '/^Showing nodes/,$p' >"$RAW/$1-top.txt"
+	go tool pprof -top -nodecount=22 "$WORK/aggregator" "$RAW/$1.prof" 2>/dev/null | sed -n '/^Showing nodes/,$p' >"$RAW/$1-top.txt"
 }
 
 log "building static binaries"
@@ -217,7 +217,7 @@ if [[ -n $(cd "$ROOT" && GIT_OPTIONAL_LOCKS=0 git status --porcelain --untracked
 	commit="$commit (with uncommitted changes)"
 fi
 # The server's default, from its own help text, unless the flags override it.
-synchronous=$({ "$WORK/server" -h 2>&1 || true; } |
+synchronous=$({ "$WORK/aggregator" serve -h 2>&1 || true; } |
 	awk '/-sqlite-synchronous/ { on = 1; next } on && match($0, /default "[a-z]+"/) { print substr($0, RSTART + 9, RLENGTH - 10); exit }')
 for ((i = 0; i < ${#BASE_FLAGS[@]}; i++)); do
 	case ${BASE_FLAGS[i]} in
@@ -225,7 +225,7 @@ for ((i = 0; i < ${#BASE_FLAGS[@]}; i++)); do
 	-sqlite-synchronous=* | --sqlite-synchronous=*) synchronous=${BASE_FLAGS[i]#*=} ;;
 	esac
 done
-server_cmd="server -log-duplicates off${BASE_FLAGS[*]+ ${BASE_FLAGS[*]}}"
+server_cmd="aggregator -log-duplicates off${BASE_FLAGS[*]+ ${BASE_FLAGS[*]}}"
 smoke=""
 if [[ -n ${BENCH_N1:-}${BENCH_N2:-}${BENCH_NB:-} ]]; then
 	smoke="> Sizes differ from the defaults (N1=1,000,000, N2=10,000,000, NB=200,000): treat this as a smoke run, not as the reference numbers."
