@@ -42,6 +42,10 @@ type Options struct {
 	// ReaderCacheMiB is the page cache of each reading connection (8 by
 	// default).
 	ReaderCacheMiB int
+
+	// For tests: the index hash (xxhash64 when nil) and the merge sizes.
+	keyHash                         keyHash
+	mergeAt, mergeStep, bulkMergeAt int
 }
 
 // Repository is the SQLite EventRepository.
@@ -51,8 +55,13 @@ type Repository struct {
 	// writeMu guards the writer: SQLite has one writer at a time, so writes
 	// queue here rather than on SQLITE_BUSY.
 	writeMu sync.Mutex
-	writer  *sql.Conn // the one connection Append writes on
+	writer  *sql.Conn // the one connection Append writes on; nil after a failure until the next write
+	nextSeq int64     // the seq of the next new event
 	stmts   writeStmts
+	index   *index
+	opts    Options
+	// failExec, set by tests only, fails transaction-control statements.
+	failExec func(stmt string) error
 }
 
 var _ app.EventRepository = (*Repository)(nil)
@@ -103,19 +112,33 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		db.Close()
 		return nil, err
 	}
-	r := &Repository{Queries: bunstore.New(db), db: db}
-	if err := r.openWriter(ctx, opts.WriterCacheMiB); err != nil {
+	r := &Repository{
+		Queries: bunstore.New(db), db: db, opts: opts,
+		index: newIndex(opts),
+	}
+	if err := r.openWriter(ctx); err != nil {
 		r.Close()
 		return nil, err
 	}
+	if err := r.loadIndex(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r.index.stop = stop
+	r.index.wg.Add(1)
+	go r.buildFilter(bg)
 	return r, nil
 }
 
 // Close closes the database.
 func (r *Repository) Close() error {
-	if r.writer != nil {
-		r.stmts.close()
-		r.writer.Close()
+	if r.index.stop != nil {
+		r.index.stop()
 	}
+	r.index.wg.Wait()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	r.closeWriter(false)
 	return r.db.Close()
 }

@@ -16,7 +16,13 @@ import (
 // mustOpen opens a repository in dir and closes it when tb ends.
 func mustOpen(tb testing.TB, dir string) *sqlite.Repository {
 	tb.Helper()
-	r, err := sqlite.Open(context.Background(), dir, sqlite.Options{})
+	return openWith(tb, dir, sqlite.Options{})
+}
+
+// openWith opens a repository in dir with opts and closes it when tb ends.
+func openWith(tb testing.TB, dir string, opts sqlite.Options) *sqlite.Repository {
+	tb.Helper()
+	r, err := sqlite.Open(context.Background(), dir, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -97,8 +97,18 @@ func (r *Queries) List(ctx context.Context, q app.ListQuery) ([]domain.StoredEve
 
 // Get implements app.EventRepository.
 func (r *Queries) Get(ctx context.Context, key domain.Key) (domain.StoredEvent, error) {
+	return r.get(ctx, r.db.NewSelect().Where("topic = ? AND event_id = ?", key.Topic, key.EventID))
+}
+
+// GetAt is Get for a store that knows where the key may be: the event at
+// seq if it has the key, ErrNotFound if no event at seq has it.
+func (r *Queries) GetAt(ctx context.Context, seq int64, key domain.Key) (domain.StoredEvent, error) {
+	return r.get(ctx, r.db.NewSelect().Where("seq = ? AND topic = ? AND event_id = ?", seq, key.Topic, key.EventID))
+}
+
+func (r *Queries) get(ctx context.Context, sel *bun.SelectQuery) (domain.StoredEvent, error) {
 	var row eventRow
-	err := r.db.NewSelect().Model(&row).Where("topic = ? AND event_id = ?", key.Topic, key.EventID).Scan(ctx)
+	err := sel.Model(&row).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.StoredEvent{}, app.ErrNotFound
 	}
