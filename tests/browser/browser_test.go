@@ -38,9 +38,10 @@ var updateScreenshots = flag.Bool("update-screenshots", false, "also write the d
 type server struct {
 	url  string
 	host string // host:port
+	key  string // sent with every request when set
 }
 
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "aggregator")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/aggregator")
@@ -56,7 +57,7 @@ func startServer(t *testing.T) *server {
 	addr := ln.Addr().String()
 	ln.Close()
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-addr", addr, "-data-dir", t.TempDir(), "-log-duplicates", "off")
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-data-dir", t.TempDir(), "-log-duplicates", "off"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func startServer(t *testing.T) *server {
 func (s *server) publish(t *testing.T, topic, id string) int64 {
 	t.Helper()
 	body := fmt.Sprintf(`{"topic":%q,"event_id":%q,"source":"browser_test","payload":{"amount":50000}}`, topic, id)
-	resp, err := http.Post(s.url+"/publish", "application/json", strings.NewReader(body))
+	resp, err := s.post(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +106,18 @@ func (s *server) publish(t *testing.T, topic, id string) int64 {
 	return out.Results[0].Seq
 }
 
+func (s *server) post(body string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, s.url+"/publish", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.key != "" {
+		req.Header.Set("Authorization", "Bearer "+s.key)
+	}
+	return http.DefaultClient.Do(req)
+}
+
 // publishBatch sends n events in one request, some of them repeats.
 func (s *server) publishBatch(t *testing.T, topic, prefix string, n int) {
 	t.Helper()
@@ -112,7 +125,7 @@ func (s *server) publishBatch(t *testing.T, topic, prefix string, n int) {
 	for i := range n {
 		events = append(events, fmt.Sprintf(`{"topic":%q,"event_id":"%s-%d","source":"browser_test","payload":{"i":%d}}`, topic, prefix, i*4/5, i*4/5))
 	}
-	resp, err := http.Post(s.url+"/publish", "application/json", strings.NewReader("["+strings.Join(events, ",")+"]"))
+	resp, err := s.post("[" + strings.Join(events, ",") + "]")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,6 +368,55 @@ func TestDashboardFollowsPublishes(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeScreenshot(t, "dashboard-"+shot.name+".png", png)
+	}
+	b.check(t)
+}
+
+// TestDashboardAsksForAKey checks the dashboard of a service with API keys:
+// it asks for a read key, refuses a wrong one, and keeps a good one in the
+// tab's session storage only.
+func TestDashboardAsksForAKey(t *testing.T) {
+	const (
+		publisher = "pub-0123456789abcdef0123456789abcdef"
+		reader    = "read-0123456789abcdef0123456789abcdef"
+	)
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keys, []byte("loader publish "+publisher+"\nviewer read "+reader+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "-api-keys-file", keys)
+	s.key = publisher
+	s.publish(t, "pembayaran", "evt_abc_123")
+
+	b := newBrowser(t, s)
+	b.do(t,
+		chromedp.Navigate(s.url+"/"),
+		chromedp.WaitVisible(chromedp.ID("key")),
+		// The publish-only key lacks the read scope.
+		chromedp.SendKeys(chromedp.ID("key"), publisher),
+		chromedp.Click(chromedp.CSS(`#key-form button`)),
+		chromedp.WaitVisible(chromedp.ID("key")),
+	)
+	if reason := eval[string](t, b, `document.getElementById('key-reason').textContent`); !strings.Contains(reason, "does not have the read scope") {
+		t.Errorf("after a key without the read scope the form says %q", reason)
+	}
+	b.do(t,
+		chromedp.SendKeys(chromedp.ID("key"), reader),
+		chromedp.Click(chromedp.CSS(`#key-form button`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"][data-live="1"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#events tr[data-seq="1"]`)),
+	)
+	if got := eval[string](t, b, `document.querySelector('#counters td[data-c="unique_processed"][data-s="life"]').textContent`); got != "1" {
+		t.Errorf("unique_processed with the read key: %q", got)
+	}
+	if stored := eval[string](t, b, `sessionStorage.getItem('uts-aggregator.read-key') + '|' + localStorage.length`); stored != reader+"|0" {
+		t.Errorf("storage: %q, want the read key in session storage only", stored)
+	}
+	seq := s.publish(t, "pembayaran", "evt_live")
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`#events tr[data-seq="%d"]`, seq)))); err != nil {
+		t.Fatalf("with a key, event seq %d not shown within 2 s: %v", seq, err)
 	}
 	b.check(t)
 }
