@@ -48,6 +48,8 @@ type config struct {
 	// warnings are settings that were accepted but have no effect, such as
 	// the options of a store other than the chosen one.
 	warnings []string
+	// effective is every setting's value, for the startup log line.
+	effective []any
 }
 
 // envName is the environment variable that sets the flag called name.
@@ -187,6 +189,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := c.lifecycle().Validate(); err != nil {
 		return c, err
 	}
+	c.effective = effectiveConfig(fs, c.Store)
 	return c, nil
 }
 
@@ -208,6 +211,12 @@ func setFlags(fs *flag.FlagSet, getenv func(string) string) map[string]bool {
 	return set
 }
 
+// storeOptions names the store each store-specific flag applies to.
+var storeOptions = map[string]string{
+	"data-dir": "sqlite", "sqlite-synchronous": "sqlite",
+	"postgres-dsn": "postgres", "postgres-max-conns": "postgres", "postgres-conn-max-lifetime": "postgres",
+}
+
 // checkStore validates the store options and notes, as warnings, options
 // given for a store other than the chosen one.
 func (c *config) checkStore(set map[string]bool) error {
@@ -223,37 +232,39 @@ func (c *config) checkStore(set map[string]bool) error {
 	case c.Store == "sqlite" && c.SQLiteSynchronous != "full" && c.SQLiteSynchronous != "normal":
 		return fmt.Errorf("sqlite synchronous must be full or normal, not %q", c.SQLiteSynchronous)
 	}
-	owner := map[string]string{
-		"data-dir": "sqlite", "sqlite-synchronous": "sqlite",
-		"postgres-dsn": "postgres", "postgres-max-conns": "postgres", "postgres-conn-max-lifetime": "postgres",
-	}
 	for _, name := range []string{"data-dir", "sqlite-synchronous", "postgres-dsn", "postgres-max-conns", "postgres-conn-max-lifetime"} {
-		if set[name] && owner[name] != c.Store {
+		if owner := storeOptions[name]; set[name] && owner != c.Store {
 			c.warnings = append(c.warnings, fmt.Sprintf("-%s (%s) is ignored: it applies to store %s, and store is %s",
-				name, envName(name), owner[name], c.Store))
+				name, envName(name), owner, c.Store))
 		}
 	}
 	return nil
 }
 
-// logAttrs is the effective configuration as log attributes, with the
-// password of the PostgreSQL connection string redacted.
+// logAttrs is the effective configuration as log attributes: every flag of
+// the server, by name, except the options of a store other than the chosen
+// one, with the password of the PostgreSQL connection string redacted.
 func (c config) logAttrs() []any {
-	attrs := []any{"store", c.Store}
-	switch c.Store {
-	case "sqlite":
-		attrs = append(attrs, "data_dir", c.DataDir, "sqlite_synchronous", c.SQLiteSynchronous)
-	case "postgres":
-		attrs = append(attrs, "postgres_dsn", redactDSN(c.PostgresDSN),
-			"postgres_max_conns", c.PostgresMaxConns, "postgres_conn_max_lifetime", c.PostgresConnMaxAge)
-	}
-	return append(attrs,
-		"addr", c.Addr, "max_batch", c.MaxBatch, "max_body_bytes", c.MaxBodyBytes,
-		"max_payload_bytes", c.MaxPayloadBytes, "log_level", c.LogLevel, "log_format", c.LogFormat,
-		"log_duplicates", c.LogDuplicates, "shutdown_timeout", c.ShutdownTimeout,
-		"max_queue", c.MaxQueue, "max_wait", c.MaxWait, "read_header_timeout", c.ReadHeaderTimeout,
-		"read_timeout", c.ReadTimeout, "write_timeout", c.WriteTimeout, "idle_timeout", c.IdleTimeout, "max_header_bytes", c.MaxHeaderBytes,
-		"pprof_addr", c.PprofAddr, "api_keys_file", c.APIKeysFile)
+	return c.effective
+}
+
+// effectiveConfig lists the value of every flag of fs for logAttrs.
+func effectiveConfig(fs *flag.FlagSet, store string) []any {
+	attrs := []any{"store", store}
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "store" {
+			return
+		}
+		if owner, ok := storeOptions[f.Name]; ok && owner != store {
+			return
+		}
+		v := f.Value.String()
+		if f.Name == "postgres-dsn" {
+			v = redactDSN(v)
+		}
+		attrs = append(attrs, strings.ReplaceAll(f.Name, "-", "_"), v)
+	})
+	return attrs
 }
 
 // redactDSN hides the password of a PostgreSQL connection string, in URL

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -83,4 +84,31 @@ func TestLoggedConfigurationRedactsSecrets(t *testing.T) {
 			t.Errorf("logged %q for %q", b.String(), dsn)
 		}
 	}
+}
+
+// Every flag of the server shows in the logged configuration, so a setting
+// added later is logged without anyone remembering to.
+func TestLoggedConfigurationListsEverySetting(t *testing.T) {
+	c, err := parseEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	newLogger(c, &b).Info("configuration", c.logAttrs()...)
+	fs := newFlagSet("serve", "", "", io.Discard)
+	var dummy config
+	serverFlags(fs, &dummy)
+	storeFlags(fs, &dummy)
+	fs.VisitAll(func(f *flag.Flag) {
+		key := strings.ReplaceAll(f.Name, "-", "_") + "="
+		if _, other := storeOptions[f.Name]; other && storeOptions[f.Name] != "sqlite" {
+			if strings.Contains(b.String(), key) {
+				t.Errorf("logged %s, an option of another store", key)
+			}
+			return
+		}
+		if !strings.Contains(b.String(), " "+key) {
+			t.Errorf("the configuration line lacks %s: %s", key, b.String())
+		}
+	})
 }

@@ -121,7 +121,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	if err != nil {
 		return err
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir, "version", version)
+	logger.Info("listening", "addr", ln.Addr().String(), "store", cfg.Store, "version", version)
 	if keys == nil && !isLoopback(ln.Addr()) {
 		logger.Warn("no API keys: anyone who can reach " + ln.Addr().String() +
 			" can publish and read events; set AGGREGATOR_API_KEYS_FILE, or listen on 127.0.0.1 only")
