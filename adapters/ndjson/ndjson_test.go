@@ -19,7 +19,7 @@ import (
 // newSource returns a store whose events and counters exercise the format:
 // repeats and conflicts, a timestamp with an offset, a payload that is not
 // UTF-8 and one with odd spacing.
-func newSource(t *testing.T) *memory.Repository {
+func newSource(t testing.TB) *memory.Repository {
 	t.Helper()
 	ctx := context.Background()
 	src := memory.New()
@@ -41,7 +41,7 @@ func newSource(t *testing.T) *memory.Repository {
 	return src
 }
 
-func export(t *testing.T, src app.EventReader) (string, ndjson.Summary) {
+func export(t testing.TB, src app.EventReader) (string, ndjson.Summary) {
 	t.Helper()
 	var buf bytes.Buffer
 	sum, err := ndjson.Export(context.Background(), src, &buf)
