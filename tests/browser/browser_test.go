@@ -372,6 +372,40 @@ func TestDashboardFollowsPublishes(t *testing.T) {
 	b.check(t)
 }
 
+// TestDocsTryItWithAKey checks "Try it out" on a service with API keys: the
+// page offers "Authorize", and a request sent with the key is answered.
+func TestDocsTryItWithAKey(t *testing.T) {
+	const reader = "read-0123456789abcdef0123456789abcdef"
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keys, []byte("viewer read "+reader+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "-api-keys-file", keys)
+	b := newBrowser(t, s)
+	const op = `#operations-Stats-get-event-stats`
+	b.do(t,
+		chromedp.Navigate(s.url+"/docs"),
+		chromedp.WaitVisible(chromedp.CSS(`.btn.authorize`)),
+		chromedp.Click(chromedp.CSS(`.btn.authorize`)),
+		chromedp.WaitVisible(chromedp.CSS(`.auth-container input`)),
+		chromedp.SendKeys(chromedp.CSS(`.auth-container input`), reader),
+		chromedp.Click(chromedp.CSS(`.auth-btn-wrapper .authorize`)),
+		chromedp.Click(chromedp.CSS(`.auth-btn-wrapper .btn-done`)),
+		chromedp.Click(chromedp.CSS(op+` .opblock-summary`)),
+		chromedp.Click(chromedp.CSS(op+` .try-out__btn`)),
+		chromedp.Click(chromedp.CSS(op+` .execute`)),
+		chromedp.WaitVisible(chromedp.CSS(op+` .live-responses-table tr.response .response-col_status`)),
+	)
+	status, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(op+` .live-responses-table tr.response .response-col_status`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(status, "200") {
+		t.Errorf("try it out on /stats with the key: status %q, want 200", status)
+	}
+	b.check(t)
+}
+
 // TestDashboardAsksForAKey checks the dashboard of a service with API keys:
 // it asks for a read key, refuses a wrong one, and keeps a good one in the
 // tab's session storage only.
