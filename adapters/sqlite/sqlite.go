@@ -36,10 +36,10 @@ type Options struct {
 	// loss; "normal" survives a process crash but may lose the last commits
 	// on power loss.
 	Synchronous string
-	// WriterCacheMiB is the page cache of the writing connection (32 by
+	// WriterCacheMiB is the page cache of the writing connection (16 by
 	// default): the indexes' hot pages live there.
 	WriterCacheMiB int
-	// ReaderCacheMiB is the page cache of each reading connection (8 by
+	// ReaderCacheMiB is the page cache of each reading connection (4 by
 	// default).
 	ReaderCacheMiB int
 
@@ -76,10 +76,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		return nil, fmt.Errorf("sqlite synchronous must be full or normal, not %q", opts.Synchronous)
 	}
 	if opts.WriterCacheMiB <= 0 {
-		opts.WriterCacheMiB = 32
+		opts.WriterCacheMiB = 16
 	}
 	if opts.ReaderCacheMiB <= 0 {
-		opts.ReaderCacheMiB = 8
+		opts.ReaderCacheMiB = 4
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
