@@ -39,6 +39,9 @@ type Options struct {
 	// KeepAlive is the longest a stream stays silent; DefaultKeepAlive
 	// when zero.
 	KeepAlive time.Duration
+	// MaxStreams bounds the open event streams, each of which may hold up
+	// to app.TailMaxBytes for a slow reader; DefaultMaxStreams when zero.
+	MaxStreams int
 }
 
 // Defaults for Options.
@@ -76,7 +79,10 @@ func Register(api huma.API, svc Service, opts Options) {
 	if opts.KeepAlive <= 0 {
 		opts.KeepAlive = DefaultKeepAlive
 	}
-	h := &handlers{svc: svc, opts: opts}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultMaxStreams
+	}
+	h := &handlers{svc: svc, opts: opts, streams: make(chan struct{}, opts.MaxStreams)}
 	registerPublish(api, h)
 	registerEvents(api, h)
 	registerStream(api, h)
@@ -87,8 +93,9 @@ func Register(api huma.API, svc Service, opts Options) {
 }
 
 type handlers struct {
-	svc  Service
-	opts Options
+	svc     Service
+	opts    Options
+	streams chan struct{} // one token per open event stream
 }
 
 // fail turns an app error into an HTTP error. It is the one place where

@@ -7,8 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
+	"maps"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -68,9 +69,9 @@ func newDocs() (http.Handler, string) {
 			"persistAuthorization": "true",
 		},
 	})
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/docs", nil))
-	page := rec.Body.Bytes()
+	rec := newRecorder()
+	h.ServeHTTP(rec, &http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/docs"}, Header: http.Header{}})
+	page := rec.body.Bytes()
 	csp := "default-src 'none'; script-src 'self'" + inlineHashes(page, "script") +
 		"; style-src 'self'" + inlineHashes(page, "style") +
 		"; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -125,25 +126,36 @@ func Fallback(mux *http.ServeMux) http.Handler {
 			return
 		}
 		// The mux's own answer tells 404 from 405 and lists the methods.
-		rec := httptest.NewRecorder()
+		rec := newRecorder()
 		h.ServeHTTP(rec, r)
-		switch rec.Code {
+		switch rec.code {
 		case http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", rec.Header().Get("Allow"))
+			w.Header().Set("Allow", rec.header.Get("Allow"))
 			writeProblem(w, http.StatusMethodNotAllowed, "Method Not Allowed",
-				r.Method+" is not allowed here; allowed: "+rec.Header().Get("Allow"))
+				r.Method+" is not allowed here; allowed: "+rec.header.Get("Allow"))
 		case http.StatusNotFound:
 			notFound(w)
 		default:
 			// A redirect to the canonical path, or anything else the mux does.
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.WriteHeader(rec.Code)
-			w.Write(rec.Body.Bytes())
+			maps.Copy(w.Header(), rec.header)
+			w.WriteHeader(rec.code)
+			w.Write(rec.body.Bytes())
 		}
 	})
 }
+
+// recorder keeps an answer in memory.
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}, code: http.StatusOK} }
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(code int)        { r.code = code }
 
 func notFound(w http.ResponseWriter) {
 	writeProblem(w, http.StatusNotFound, "Not Found",

@@ -16,7 +16,8 @@ import (
 
 // Defaults of the event stream.
 const (
-	DefaultKeepAlive = 15 * time.Second
+	DefaultKeepAlive  = 15 * time.Second
+	DefaultMaxStreams = 64
 	// streamWriteTimeout bounds one write to a stream client; a client that
 	// reads nothing for this long is dropped.
 	streamWriteTimeout = 10 * time.Second
@@ -61,7 +62,8 @@ const streamDescription = "Server-Sent Events: each stored event is one message 
 	"stored event with a greater seq, then goes live, in seq order, with no gap and no repeat. A comment line " +
 	"(`: keep-alive`) comes at least every 15 s. The server ends a stream with one `event: end` message whose data " +
 	"says why (`behind`: the client read too slowly and the server stopped holding events for it; `shutdown`; " +
-	"`error`) and carries `last_seq`: reconnect with `after` set to it to resume. Try it with `curl -N`."
+	"`error`) and carries `last_seq`: reconnect with `after` set to it to resume. The number of open streams is " +
+	"bounded: one more answers 503 with Retry-After. Try it with `curl -N`."
 
 const streamExample = "id: 7\ndata: {\"seq\":7,\"topic\":\"pembayaran\",\"event_id\":\"evt_abc_123\",\"source\":\"powershell_test\"," +
 	"\"payload\":{\"amount\":50000,\"user_id\":\"u_001\"},\"timestamp\":null,\"received_at\":\"2025-01-02T15:04:05.123456Z\"}\n\n" +
@@ -76,7 +78,7 @@ func registerStream(api huma.API, h *handlers) {
 		Summary:     "Follow stored events live (Server-Sent Events)",
 		Description: streamDescription,
 		Tags:        []string{"Events"},
-		Errors:      []int{http.StatusUnprocessableEntity},
+		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 		Responses: map[string]*huma.Response{
 			"200": {
 				Description: "A stream of stored events, one message each.",
@@ -92,7 +94,15 @@ func registerStream(api huma.API, h *handlers) {
 }
 
 func (h *handlers) streamEvents(_ context.Context, in *StreamEventsInput) (*huma.StreamResponse, error) {
+	select {
+	case h.streams <- struct{}{}:
+	default:
+		return nil, huma.ErrorWithHeaders(
+			huma.Error503ServiceUnavailable("too many open event streams; try again later"),
+			http.Header{"Retry-After": {"5"}})
+	}
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
+		defer func() { <-h.streams }()
 		tail := h.svc.Tail(app.TailQuery{Topic: in.Topic, Replay: in.replay, After: in.from})
 		defer tail.Close()
 		hctx.SetHeader("Content-Type", "text/event-stream")

@@ -29,14 +29,16 @@ type streamServer struct {
 	closing chan struct{}
 }
 
-func newStreamServer(t *testing.T, keepAlive time.Duration) *streamServer {
+func newStreamServer(t *testing.T, keepAlive time.Duration, maxStreams ...int) *streamServer {
 	t.Helper()
 	s := &streamServer{svc: app.New(memory.New(), app.Options{}), closing: make(chan struct{})}
 	mux := http.NewServeMux()
 	api := humago.New(mux, httpadapter.NewConfig("test"))
-	httpadapter.Register(api, s.svc, httpadapter.Options{
-		Closing: s.closing, KeepAlive: keepAlive, Logger: slog.New(slog.DiscardHandler),
-	})
+	opts := httpadapter.Options{Closing: s.closing, KeepAlive: keepAlive, Logger: slog.New(slog.DiscardHandler)}
+	if len(maxStreams) > 0 {
+		opts.MaxStreams = maxStreams[0]
+	}
+	httpadapter.Register(api, s.svc, opts)
 	s.Server = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		s.Close()
@@ -266,6 +268,35 @@ func TestStreamEndsWithALastMessage(t *testing.T) {
 			t.Fatalf("last message %+v", m)
 		}
 	})
+}
+
+func TestStreamsAreBounded(t *testing.T) {
+	s := newStreamServer(t, 0, 2)
+	first := openStream(t, s.URL+"/events/stream")
+	waitForComment(t, first, "stream open")
+	second := openStream(t, s.URL+"/events/stream")
+	waitForComment(t, second, "stream open")
+	third := openStream(t, s.URL+"/events/stream")
+	body, _ := io.ReadAll(third.resp.Body)
+	if third.resp.StatusCode != http.StatusServiceUnavailable || third.resp.Header.Get("Retry-After") == "" ||
+		third.resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("a third stream: %d %v %s", third.resp.StatusCode, third.resp.Header, body)
+	}
+	// A closed stream frees its place.
+	first.resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		again := openStream(t, s.URL+"/events/stream")
+		if again.resp.StatusCode == http.StatusOK {
+			waitForComment(t, again, "stream open")
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a stream closed, a new one still gets %d", again.resp.StatusCode)
+		}
+		again.resp.Body.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestOpenAPIDescribesTheStream(t *testing.T) {
