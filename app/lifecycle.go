@@ -36,7 +36,7 @@ type Lifecycle struct {
 	// acceptance; 0 remembers keys for ever. When set, it must not be
 	// shorter than Retention: forgetting a key also deletes its event.
 	DedupWindow time.Duration
-	// Step is how many events or keys one store call removes (500 by
+	// Step is how many events or keys one store call removes (200 by
 	// default): small enough that a publish waits a few milliseconds at most.
 	Step int
 }

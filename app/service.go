@@ -89,7 +89,7 @@ func New(repo EventRepository, opts Options) *Service {
 		opts.MaxWait = DefaultMaxWait
 	}
 	if opts.Lifecycle.Step <= 0 {
-		opts.Lifecycle.Step = 500
+		opts.Lifecycle.Step = 200
 	}
 	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed(),
 		duplicates: newDuplicateLog(opts.LogDuplicates, opts.DuplicateSummaryEvery, opts.Logger)}
