@@ -41,6 +41,8 @@ type committer struct {
 	// counted tallies every committed outcome before the publishers are
 	// released, so that a publisher who reads the counters next sees its own.
 	counted counters
+	// fault is the store fault of the last commit, nil once one succeeds.
+	fault atomic.Pointer[storeFault]
 
 	queue    chan *pending
 	mu       sync.RWMutex // guards closed against sends on a closed queue
@@ -168,8 +170,12 @@ func (c *committer) flush(group []*pending, events []domain.Event) {
 	start, at := time.Now(), c.now()
 	outcomes, err := c.repo.Append(context.Background(), events, at)
 	took := time.Since(start)
-	if err == nil {
+	switch {
+	case err == nil:
 		c.counted.add(outcomes)
+		c.fault.Store(nil)
+	case IsStoreFault(err):
+		c.fault.Store(&storeFault{err: err, at: time.Now()})
 	}
 	off := 0
 	for _, p := range group {
@@ -186,6 +192,12 @@ func (c *committer) flush(group []*pending, events []domain.Event) {
 	if err == nil {
 		c.committed(events, outcomes, at, len(group), took)
 	}
+}
+
+// storeFault is a commit that failed for a store fault, and when.
+type storeFault struct {
+	err error
+	at  time.Time
 }
 
 // counters is a tally that is safe to read while the committer adds to it.

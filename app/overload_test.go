@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,5 +79,52 @@ func TestPublishWaitIsBounded(t *testing.T) {
 	}
 	if _, err := repo.Get(ctx, domain.Key{Topic: "t", EventID: "running"}); err != nil {
 		t.Errorf("the commit that timed out for its publisher was not stored: %v", err)
+	}
+}
+
+// faultyRepo fails every Append with err while it is set.
+type faultyRepo struct {
+	*memory.Repository
+	err atomic.Pointer[error]
+}
+
+func (f *faultyRepo) Append(ctx context.Context, events []domain.Event, at time.Time) ([]domain.Outcome, error) {
+	if err := f.err.Load(); err != nil {
+		return nil, *err
+	}
+	return f.Repository.Append(ctx, events, at)
+}
+
+// After a commit hits a store fault the service reports not ready, naming
+// it, until a commit succeeds; a failure that is not a store fault does not
+// change readiness.
+func TestReadyReportsTheLastStoreFault(t *testing.T) {
+	ctx := context.Background()
+	repo := &faultyRepo{Repository: memory.New()}
+	svc := app.New(repo, app.Options{})
+	defer svc.Close()
+	if err := svc.Ready(ctx); err != nil {
+		t.Fatalf("Ready before any fault: %v", err)
+	}
+	bug := errors.New("bug")
+	repo.err.Store(&bug)
+	svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "1", 1)})
+	if err := svc.Ready(ctx); err != nil {
+		t.Fatalf("Ready after an error that is no store fault: %v", err)
+	}
+	full := fmt.Errorf("%w: write", app.ErrStoreFull)
+	repo.err.Store(&full)
+	if _, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "2", 1)}); !errors.Is(err, app.ErrStoreFull) {
+		t.Fatalf("Publish = %v, want ErrStoreFull", err)
+	}
+	if err := svc.Ready(ctx); !errors.Is(err, app.ErrStoreFull) {
+		t.Fatalf("Ready after a full disk = %v, want ErrStoreFull", err)
+	}
+	repo.err.Store(nil)
+	if _, err := svc.Publish(ctx, []domain.Event{apptest.NewEvent("t", "3", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Ready(ctx); err != nil {
+		t.Fatalf("Ready after a commit succeeded: %v", err)
 	}
 }

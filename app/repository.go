@@ -11,6 +11,24 @@ import (
 // ErrNotFound is returned when no stored event has the requested key.
 var ErrNotFound = errors.New("event not found")
 
+// Store faults. A repository wraps the error of a write it could not do for
+// one of these reasons, so that callers can tell the condition from a bug
+// and say when to retry. Nothing of the failed write is stored.
+var (
+	// ErrStoreFull: the store's disk is full.
+	ErrStoreFull = errors.New("the store's disk is full")
+	// ErrStoreReadOnly: the store's files or disk cannot be written.
+	ErrStoreReadOnly = errors.New("the store is read-only")
+	// ErrStoreUnavailable: the store cannot be reached or failed an I/O
+	// operation, such as a database server that went away.
+	ErrStoreUnavailable = errors.New("the store is unavailable")
+)
+
+// IsStoreFault reports whether err is one of the store faults above.
+func IsStoreFault(err error) bool {
+	return errors.Is(err, ErrStoreFull) || errors.Is(err, ErrStoreReadOnly) || errors.Is(err, ErrStoreUnavailable)
+}
+
 // EventRepository is the store port: where events and their counters live.
 // Implementations must be safe for concurrent use.
 type EventRepository interface {

@@ -227,6 +227,10 @@ type Stats struct {
 	Uptime         time.Duration
 }
 
+// FaultHold is how long Ready reports a store fault after a commit hit it:
+// the Retry-After of a publish that failed that way.
+const FaultHold = 5 * time.Second
+
 // WriteChecker is implemented by a store that can tell, without storing
 // anything, whether it would take a write now.
 type WriteChecker interface {
@@ -236,7 +240,15 @@ type WriteChecker interface {
 
 // Ready reports whether the service can do its work: the store answers a
 // read and, if it is a WriteChecker, would take a write.
+//
+// After a commit failed for a store fault (a full or read-only disk, a
+// database gone), it is not ready for FaultHold, unless a commit succeeds
+// meanwhile; then it lets publishes try again, so that it recovers by itself
+// once the fault is gone.
 func (s *Service) Ready(ctx context.Context) error {
+	if f := s.committer.fault.Load(); f != nil && time.Since(f.at) < FaultHold {
+		return fmt.Errorf("the last commit failed: %w", f.err)
+	}
 	if _, err := s.repo.Stats(ctx); err != nil {
 		return fmt.Errorf("read stats: %w", err)
 	}

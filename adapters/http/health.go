@@ -50,7 +50,8 @@ func registerHealth(api huma.API, h *handlers) {
 	}, func(ctx context.Context, _ *struct{}) (*HealthOutput, error) {
 		if err := h.ready(ctx); err != nil {
 			h.opts.Logger.WarnContext(ctx, "not ready", "err", err)
-			return nil, huma.Error503ServiceUnavailable("the store is not usable")
+			return nil, huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("not ready: "+faultCause(err)),
+				http.Header{"Retry-After": {retryAfterFault}})
 		}
 		out := &HealthOutput{}
 		out.Body.Status = "ok"

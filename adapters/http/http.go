@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -122,6 +123,9 @@ func (h *handlers) fail(ctx context.Context, op string, err error) error {
 			"the store did not confirm the commit in time; the events may or may not be stored: "+
 				"retrying is safe, those already stored come back as duplicate"),
 			http.Header{"Retry-After": {"2"}})
+	case app.IsStoreFault(err):
+		h.opts.Logger.WarnContext(ctx, "store fault", "operation", op, "err", err)
+		return storeFaultError(err)
 	case errors.Is(err, app.ErrNotFound):
 		return huma.Error404NotFound("no event with this topic and event_id")
 	case errors.Is(err, app.ErrPurged):
@@ -132,6 +136,32 @@ func (h *handlers) fail(ctx context.Context, op string, err error) error {
 	}
 	h.opts.Logger.ErrorContext(ctx, "request failed", "operation", op, "err", err)
 	return huma.Error500InternalServerError("internal error")
+}
+
+// retryAfterFault is the Retry-After of an answer to a store fault: when
+// /readyz may turn ready again.
+var retryAfterFault = strconv.Itoa(int(app.FaultHold / time.Second))
+
+// storeFaultError answers a store fault: 507 for a disk that is full or
+// read-only, 503 for a store that is gone, naming the cause and when to
+// retry. Nothing of the request was stored.
+func storeFaultError(err error) error {
+	status, cause := http.StatusServiceUnavailable, faultCause(err)
+	if errors.Is(err, app.ErrStoreFull) || errors.Is(err, app.ErrStoreReadOnly) {
+		status = http.StatusInsufficientStorage
+	}
+	return huma.ErrorWithHeaders(huma.NewError(status, cause+"; nothing was stored, reads still work; retry later"),
+		http.Header{"Retry-After": {retryAfterFault}})
+}
+
+// faultCause names a store fault without the internals of its error.
+func faultCause(err error) string {
+	for _, f := range []error{app.ErrStoreFull, app.ErrStoreReadOnly, app.ErrStoreUnavailable} {
+		if errors.Is(err, f) {
+			return f.Error()
+		}
+	}
+	return "the store is not usable"
 }
 
 // invalidEvent reports a broken rule at its place in the body: loc is

@@ -46,3 +46,31 @@ func TestOverloadAnswers503WithRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestStoreFaultsAnswerWithTheirCause(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		err    error
+		status int
+		says   string
+	}{
+		{"ErrStoreFull", app.ErrStoreFull, 507, "disk is full"},
+		{"ErrStoreReadOnly", app.ErrStoreReadOnly, 507, "read-only"},
+		{"ErrStoreUnavailable", app.ErrStoreUnavailable, 503, "unavailable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, api := humatest.New(t, httpadapter.NewConfig("test"))
+			// The cause wraps internals that must not be shown.
+			err := fmt.Errorf("%w: /secret/path: sqlite error 13", tt.err)
+			httpadapter.Register(api, publishFails{err: err}, httpadapter.Options{})
+			r := post(api, event("t", "1"))
+			if r.Code != tt.status || r.Header.Get("Retry-After") == "" {
+				t.Fatalf("status %d, Retry-After %q; want %d with Retry-After: %s", r.Code, r.Header.Get("Retry-After"), tt.status, r.Body)
+			}
+			p := decode[problem](t, r)
+			if !strings.Contains(p.Detail, tt.says) || !strings.Contains(p.Detail, "nothing was stored") || strings.Contains(string(r.Body), "secret") {
+				t.Errorf("detail %q, want it to say %q and nothing of the internals", p.Detail, tt.says)
+			}
+		})
+	}
+}

@@ -72,7 +72,7 @@ func registerPublish(api huma.API, h *handlers) {
 		SkipValidateBody: true,
 		MaxBodyBytes:     h.opts.MaxBodyBytes,
 		Errors: []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
-			http.StatusInternalServerError, http.StatusServiceUnavailable},
+			http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusInsufficientStorage},
 	}, h.publish)
 
 	// The body is read raw; describe what it really holds.

@@ -135,6 +135,7 @@ func (r *Repository) Append(ctx context.Context, events []domain.Event, received
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	r.index.installFilter()
+	defer func() { err = storeFault(err) }()
 	if err := r.begin(ctx); err != nil {
 		return nil, err
 	}
@@ -265,7 +266,7 @@ func (r *Repository) CheckWrite(ctx context.Context) error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	if err := r.begin(ctx); err != nil {
-		return fmt.Errorf("begin a write: %w", err)
+		return storeFault(fmt.Errorf("begin a write: %w", err))
 	}
-	return r.rollback(ctx)
+	return storeFault(r.rollback(ctx))
 }
