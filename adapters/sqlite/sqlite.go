@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/uptrace/bun"
@@ -98,8 +99,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	path := (&url.URL{Path: filepath.Join(dir, FileName)}).EscapedPath()
-	dsn := "file:" + path + "?" + q.Encode()
+	dsn := fileURI(filepath.Join(dir, FileName)) + "?" + q.Encode()
 	sqldb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -129,6 +129,17 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 	r.index.wg.Add(1)
 	go r.buildFilter(bg)
 	return r, nil
+}
+
+// fileURI is the SQLite URI of a file path: forward slashes, escaped, and
+// on Windows a drive letter after a slash ("file:/C:/data/aggregator.db"),
+// the form SQLite documents for Windows paths.
+func fileURI(path string) string {
+	p := filepath.ToSlash(path)
+	if filepath.VolumeName(path) != "" && !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return "file:" + (&url.URL{Path: p}).EscapedPath()
 }
 
 // Close closes the database.

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -121,7 +120,7 @@ func TestImage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != serviceUID {
+			if uid, ok := fileOwner(fi); !ok || uid != serviceUID {
 				t.Errorf("%s in the mounted directory belongs to uid %d, want %d", e.Name(), uid, serviceUID)
 			}
 		}
