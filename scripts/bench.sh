@@ -11,6 +11,9 @@
 #      `loadgen -serve-empty`, the bare net/http baseline.
 #   c. on the store of (a): GET /events?limit=1000 at several depths, GET
 #      /stats, and server startup time on that store.
+#   a0. the first phase of (a) on the release before the dedup index.
+#   l. storage layouts without HTTP (BenchmarkLayouts), among them the naive
+#      raw-SQLite baseline, in the same run.
 # Every number in BENCHMARKS.md comes from loadgen's -json reports, curl's
 # timings, the scripts' own clocks or CPU profiles taken from the server
 # (-pprof-addr); the raw reports go to bench-out/. The explanation of the
@@ -22,6 +25,11 @@
 #   BENCH_NB [200000]       events sent in each run of (b)
 #   BENCH_READ_REPS [20]    timed repetitions of each read in (c)
 #   BENCH_STARTS [3]        timed server starts in (c)
+#   BENCH_STEP [1000000]    unique events per run of the second phase of (a):
+#                           one row of the growth table each
+#   BENCH_LAYOUT_N [1000000] events sent to each storage layout in (l)
+#   BENCH_BEFORE [2634b94^] the release to compare with in (a0): a git
+#                           revision, built from a clean export
 #   BENCH_VERIFY [true]     let loadgen list and check every stored event
 #   BENCH_SERVER_FLAGS []   extra server flags, e.g. "-sqlite-synchronous normal"
 #   BENCH_OUT [BENCHMARKS.md at the repository root]
@@ -41,6 +49,9 @@ NB=${BENCH_NB:-200000}
 READ_REPS=${BENCH_READ_REPS:-20}
 STARTS=${BENCH_STARTS:-3}
 VERIFY=${BENCH_VERIFY:-true}
+STEP=${BENCH_STEP:-1000000}
+LAYOUT_N=${BENCH_LAYOUT_N:-1000000}
+BEFORE=${BENCH_BEFORE:-2634b94^}
 OUT=${BENCH_OUT:-$ROOT/BENCHMARKS.md}
 RAW=${BENCH_RAW:-$ROOT/bench-out}
 DUP=0.2
@@ -85,6 +96,9 @@ loadgen() {
 
 # field NAME JQ: read a value from report NAME.
 field() { jq -r "$2" "$RAW/$1.json"; }
+fmt0() { printf "%.0f" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+fmt2() { printf "%.2f" "$1"; }
+
 
 # rss_sampler PID FILE: append "ms rss_kib" to FILE every 200 ms while PID lives.
 rss_sampler() {
@@ -144,16 +158,33 @@ STARTED_PIDS+=("$SAMPLER_PID")
 bulk=(-url "$SERVER_URL" -batch 500 -concurrency 4 -duplicates "$DUP" -ids uuidv4 -verify="$VERIFY")
 loadgen a1 "${bulk[@]}" -events "$(events_for "$N1")"
 rss_a1=$(max_rss_mib "$WORK/rss-a")
-profile a2 30
-loadgen a2 "${bulk[@]}" -events "$(events_for $((N2 - N1)))"
-profile_top a2
+# The second phase in runs of STEP unique events: one row of the growth
+# table each. The profile is taken during the run that starts at 8M stored
+# (or the last run, on smaller sizes).
+growth=()
+a2_sent=0
+a2_secs=0
+prof_run=$(((8000000 - N1) / STEP))
+runs=$(((N2 - N1 + STEP - 1) / STEP))
+((prof_run >= 0 && prof_run < runs)) || prof_run=$((runs - 1))
+for ((i = 0; i < runs; i++)); do
+	from=$((N1 + i * STEP))
+	to=$((from + STEP < N2 ? from + STEP : N2))
+	((i == prof_run)) && profile a2 30
+	loadgen "a2-$i" "${bulk[@]}" -events "$(events_for $((to - from)))"
+	((i == prof_run)) && profile_top a2 && rate_8m=$(field "a2-$i" .events_per_second) && from_8m=$from
+	growth+=("| $(fmt0 "$from") → $(fmt0 "$to") | $(fmt0 "$(field "a2-$i" .events_per_second)") | $(fmt2 "$(field "a2-$i" .latency_p99_ms)") | $(fmt2 "$(field "a2-$i" .latency_max_ms)") |")
+	a2_sent=$((a2_sent + $(field "a2-$i" .events_sent)))
+	a2_secs=$(awk -v a="$a2_secs" -v b="$(field "a2-$i" .elapsed_seconds)" 'BEGIN { print a + b }')
+done
+a2_rate=$(awk -v n="$a2_sent" -v s="$a2_secs" 'BEGIN { printf "%.0f", n / s }')
 rss_a=$(max_rss_mib "$WORK/rss-a")
 
 # --- c. reads and startup on the store of (a) -------------------------------
 log "scenario c: reads and startup on the store of (a)"
 curl -sf "$SERVER_URL/stats" >"$RAW/c-stats.json"
 stored=$(jq -r '.stored_events' "$RAW/c-stats.json")
-topic=$(field a2 '.topic_prefix')-0
+topic=$(field "a2-$((runs - 1))" '.topic_prefix')-0
 reads=()
 for spec in \
 	"after=0 (first page)|after=0" \
@@ -183,6 +214,39 @@ loadgen a7 -url "$SERVER_URL" -batch 500 -concurrency 4 -duplicates "$DUP" -ids 
 stop_pid "$SERVER_PID"
 rm -rf "$WORK/data-a7"
 
+# --- a0. the first phase of (a) on the release before the dedup index -------
+log "scenario a0: as the first phase of (a), on $BEFORE"
+mkdir -p "$WORK/before"
+(cd "$ROOT" && git archive "$BEFORE") | tar -x -C "$WORK/before"
+(cd "$WORK/before" && CGO_ENABLED=0 go build -o "$WORK/aggregator-before" ./cmd/aggregator)
+before_rev=$(cd "$ROOT" && git rev-parse --short "$BEFORE")
+current_bin=$WORK/aggregator
+cp "$WORK/aggregator-before" "$WORK/aggregator-run"
+mv "$WORK/aggregator" "$WORK/aggregator-current"
+mv "$WORK/aggregator-run" "$WORK/aggregator"
+start_server "$WORK/data-a0" "$RAW/server-a0.log"
+loadgen a0 -url "$SERVER_URL" -batch 500 -concurrency 4 -duplicates "$DUP" -ids uuidv4 -verify="$VERIFY" -events "$(events_for "$N1")"
+stop_pid "$SERVER_PID"
+mv "$WORK/aggregator-current" "$current_bin"
+rm -rf "$WORK/data-a0" "$WORK/before"
+
+# --- l. storage layouts without HTTP, the naive baseline among them ----------
+log "scenario l: storage layouts, ${LAYOUT_N} events each"
+(cd "$ROOT" && BENCH_LAYOUT_N=$LAYOUT_N go test -run '^$' -bench '^BenchmarkLayouts$' -benchtime 1x -timeout 60m \
+	./adapters/sqlite/) >"$RAW/layouts.txt"
+# layout NAME METRIC: a metric of one layout from the benchmark output.
+layout() {
+	awk -v n="BenchmarkLayouts/$1-" -v m="$2" 'index($1, n) == 1 { for (i = 2; i < NF; i++) if ($(i + 1) == m) print $i }' "$RAW/layouts.txt"
+}
+layouts=()
+for l in naive unique-index hash-keys-per-commit dedup-index; do
+	layouts+=("| $l | $(fmt0 "$(layout "$l" events/s)") | $(fmt0 "$(layout "$l" events/s-last-fifth)") |")
+done
+naive=$(layout naive events/s)
+merge_p99=$(layout dedup-index p99-ms-merging)
+idle_p99=$(layout dedup-index p99-ms-not-merging)
+merge_ratio=$(awk -v a="${merge_p99:-0}" -v b="${idle_p99:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+
 # --- b. one event per request: aggregator vs empty net/http handler ---------
 log "scenario b: one event per request, concurrency 32, ${NB} events"
 start_server "$WORK/data-b" "$RAW/server-b.log"
@@ -206,8 +270,6 @@ target() {
 		if (ok) { print "met" } else { printf "missed: %.2fx of the goal\n", up ? m / g : g / m }
 	}'
 }
-fmt0() { printf "%.0f" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
-fmt2() { printf "%.2f" "$1"; }
 row() { # NAME LABEL: one results row from report NAME
 	echo "| $2 | $(fmt0 "$(field "$1" .events_sent)") | $(fmt0 "$(field "$1" .unique_events)") | $(fmt2 "$(field "$1" .elapsed_seconds)") | **$(fmt0 "$(field "$1" .events_per_second)")** | $(fmt0 "$(field "$1" .requests_per_second)") | $(fmt2 "$(field "$1" .latency_p50_ms)") | $(fmt2 "$(field "$1" .latency_p99_ms)") | $(fmt2 "$(field "$1" .latency_max_ms)") |"
 }
@@ -272,10 +334,52 @@ After each aggregator run loadgen checked ${checks} (not timed).
 | Phase | Events sent | Unique stored | Seconds | Events/s | Requests/s | p50 ms | p99 ms | max ms |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
 $(row a1 "empty store → $(fmt0 "$(field a1 .unique_events)") stored")
-$(row a2 "$(fmt0 "$(field a1 .unique_events)") → $(fmt0 "$stored") stored")
+
+Second phase, $(fmt0 "$(field a1 .unique_events)") → $(fmt0 "$stored") stored, in runs of $(fmt0 "$STEP") unique events
+(each run its own loadgen, same server): **$(fmt0 "$a2_rate") events/s** over the phase ($(fmt0 "$a2_sent") events in
+$(fmt2 "$a2_secs") s). Growth table, rate per run:
+
+| Stored before → after the run (unique) | Events/s | p99 ms | max ms |
+|---|---:|---:|---:|
+$(printf '%s\n' "${growth[@]}")
+
+Rate with $(fmt0 "$from_8m") stored / rate on the empty store (first phase): **$(awk -v a="$rate_8m" -v b="$(field a1 .events_per_second)" 'BEGIN { printf "%.2f", a / b }')**.
 
 Server peak RSS (VmRSS, sampled every 200 ms): **${rss_a1} MiB** up to the end of the first phase, **${rss_a} MiB** over the
 whole scenario (verification included). Store on disk at the end: ${store_mib} MiB.
+
+### a0. Before and after: the first phase of (a) on the previous release
+
+The release before the SQLite dedup index (\`${before_rev}\`, unique index on \`(topic, event_id)\`), same workload, same
+machine, same run:
+
+| Release | Events sent | Unique stored | Seconds | Events/s | Requests/s | p50 ms | p99 ms | max ms |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+$(row a0 "before (\`${before_rev}\`)")
+$(row a1 "this commit")
+
+After / before: **$(awk -v a="$(field a1 .events_per_second)" -v b="$(field a0 .events_per_second)" 'BEGIN { printf "%.2f", a / b }')**.
+
+### l. Storage layouts without HTTP, and the naive raw-SQLite baseline
+
+\`BenchmarkLayouts\` (adapters/sqlite): $(fmt0 "$LAYOUT_N") events sent to each layout, UUIDv4 ids, 10 topics, ~100-byte payloads,
+20% resends of a random earlier event, 1,000 events per transaction, WAL, \`synchronous=FULL\`, one process, no HTTP.
+
+| Layout | Events/s | Events/s over the last fifth |
+|---|---:|---:|
+$(printf '%s\n' "${layouts[@]}")
+
+- naive: one table with \`UNIQUE (topic, event_id)\` and \`INSERT OR IGNORE\`, no outcomes or counters: the simplest
+  correct raw-SQLite program, the baseline of the 5x target;
+- unique-index: the previous release's schema and statements;
+- hash-keys-per-commit: the current adapter with a merge at every commit, i.e. 64-bit hash keys written to
+  \`dedup_keys\` per commit with nothing kept in memory;
+- dedup-index: the current adapter as shipped.
+
+Service (a, first phase, HTTP included) / naive raw SQLite: **$(awk -v a="$(field a1 .events_per_second)" -v b="$naive" 'BEGIN { printf "%.2f", a / b }')**.
+
+Commit time of the dedup-index layout, p99: **${merge_p99:-n/a} ms** for commits that carried a merge step,
+**${idle_p99:-n/a} ms** for the others (ratio ${merge_ratio}).
 
 ### b. One event per request, concurrency 32
 
@@ -309,7 +413,10 @@ $(printf '%s ms, ' "${starts[@]}" | sed 's/, $//')).
 | Target | Goal | Measured | |
 |---|---:|---:|---|
 | (a) bulk ingest, first phase, events/s | 100,000 | $(fmt0 "$(field a1 .events_per_second)") | $(target 100000 "$(field a1 .events_per_second)" 1) |
-| (a) bulk ingest, second phase, events/s | 50,000 | $(fmt0 "$(field a2 .events_per_second)") | $(target 50000 "$(field a2 .events_per_second)" 1) |
+| (a) bulk ingest, first phase / naive raw SQLite | 5.00 | $(awk -v a="$(field a1 .events_per_second)" -v b="$naive" 'BEGIN { printf "%.2f", a / b }') | $(target 5 "$(awk -v a="$(field a1 .events_per_second)" -v b="$naive" 'BEGIN { printf "%.4f", a / b }')" 1) |
+| (a) bulk ingest, second phase, events/s | 50,000 | $(fmt0 "$a2_rate") | $(target 50000 "$a2_rate" 1) |
+| (a) rate with 8M stored / rate on the empty store | 0.70 | $(awk -v a="$rate_8m" -v b="$(field a1 .events_per_second)" 'BEGIN { printf "%.2f", a / b }') | $(target 0.7 "$(awk -v a="$rate_8m" -v b="$(field a1 .events_per_second)" 'BEGIN { printf "%.4f", a / b }')" 1) |
+| (l) commit p99 during a merge / outside one | 2.00 | ${merge_ratio} | $( [[ $merge_ratio == n/a ]] && echo "no merge ran" || target 2 "$merge_ratio" 0) |
 | (b) one event per request, aggregator / bare net/http | 0.80 | ${ratio} | $(target 0.8 "$ratio" 1) |
 | (b) one event per request, p99 ms | 10 | $(fmt2 "$(field b-aggregator .latency_p99_ms)") | $(target 10 "$(field b-aggregator .latency_p99_ms)" 0) |
 | (a) peak RSS, MiB | 200 | ${rss_a} | $(target 200 "$rss_a" 0) |
@@ -321,7 +428,7 @@ $(printf '%s ms, ' "${starts[@]}" | sed 's/, $//')).
 
 CPU profiles of the server, taken with \`-pprof-addr\` during the runs above (hottest functions, flat and cumulative).
 
-During the second phase of (a), 30 s:
+During the second phase of (a), 30 s of the run from $(fmt0 "$from_8m") stored:
 
 \`\`\`
 $(cat "$RAW/a2-top.txt")
@@ -339,7 +446,7 @@ $(cat "$ROOT/scripts/bench-analysis.md")
 
 \`\`\`
 EOF
-	for name in a1 a2 a7 b-aggregator b-empty; do
+	for name in a0 a1 $(for ((i = 0; i < runs; i++)); do echo "a2-$i"; done) a7 b-aggregator b-empty; do
 		echo "$name: $(jq -c 'del(.problems)' "$RAW/$name.json")"
 	done
 	echo '```'

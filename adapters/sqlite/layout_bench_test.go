@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func BenchmarkLayouts(b *testing.B) {
 	events := layoutWorkload(n)
 	for _, l := range []struct {
 		name   string
-		append func(b *testing.B, dir string) func([]domain.Event) error
+		append func(b *testing.B, dir string) writeFunc
 	}{
 		{"naive", naiveLayout},
 		{"unique-index", uniqueIndexLayout},
@@ -54,20 +55,42 @@ func BenchmarkLayouts(b *testing.B) {
 				write := l.append(b, b.TempDir())
 				start := time.Now()
 				var lastFifth time.Time
+				// Commit times, apart for the commits that carried a merge step.
+				var merging, other []time.Duration
 				for i := 0; i < len(events); i += 1000 {
 					if i >= len(events)*4/5 && lastFifth.IsZero() {
 						lastFifth = time.Now()
 					}
-					if err := write(events[i:min(i+1000, len(events))]); err != nil {
+					t := time.Now()
+					merged, err := write(events[i:min(i+1000, len(events))])
+					if err != nil {
 						b.Fatal(err)
+					}
+					if merged {
+						merging = append(merging, time.Since(t))
+					} else {
+						other = append(other, time.Since(t))
 					}
 				}
 				end := time.Now()
 				b.ReportMetric(float64(len(events))/end.Sub(start).Seconds(), "events/s")
 				b.ReportMetric(float64(len(events)-len(events)*4/5)/end.Sub(lastFifth).Seconds(), "events/s-last-fifth")
+				if len(merging) > 0 {
+					b.ReportMetric(p99ms(merging), "p99-ms-merging")
+					b.ReportMetric(p99ms(other), "p99-ms-not-merging")
+				}
 			}
 		})
 	}
+}
+
+// writeFunc commits one batch and reports whether the commit carried a
+// merge step.
+type writeFunc func([]domain.Event) (merged bool, err error)
+
+func p99ms(ds []time.Duration) float64 {
+	slices.Sort(ds)
+	return float64(ds[(len(ds)*99)/100]) / float64(time.Millisecond)
 }
 
 func layoutWorkload(n int) []domain.Event {
@@ -101,30 +124,30 @@ func rawLayoutDB(b *testing.B, dir, schema string) *sql.DB {
 	return db
 }
 
-func naiveLayout(b *testing.B, dir string) func([]domain.Event) error {
+func naiveLayout(b *testing.B, dir string) writeFunc {
 	db := rawLayoutDB(b, dir, `CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, event_id TEXT NOT NULL,
 		source TEXT NOT NULL, payload BLOB NOT NULL, timestamp TEXT, received_at INTEGER NOT NULL, UNIQUE (topic, event_id))`)
-	return func(events []domain.Event) error {
+	return func(events []domain.Event) (bool, error) {
 		tx, err := db.Begin()
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer tx.Rollback()
 		st, err := tx.Prepare(`INSERT OR IGNORE INTO events (topic, event_id, source, payload, timestamp, received_at) VALUES (?, ?, ?, ?, ?, ?)`)
 		if err != nil {
-			return err
+			return false, err
 		}
 		now := time.Now().UnixNano()
 		for _, e := range events {
 			if _, err := st.Exec(e.Topic, e.EventID, e.Source, e.Payload, e.Timestamp.Format(time.RFC3339Nano), now); err != nil {
-				return err
+				return false, err
 			}
 		}
-		return tx.Commit()
+		return false, tx.Commit()
 	}
 }
 
-func uniqueIndexLayout(b *testing.B, dir string) func([]domain.Event) error {
+func uniqueIndexLayout(b *testing.B, dir string) writeFunc {
 	db := rawLayoutDB(b, dir, `CREATE TABLE events (seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, event_id TEXT NOT NULL,
 		source TEXT NOT NULL, payload BLOB NOT NULL, payload_digest INTEGER NOT NULL, timestamp TEXT, received_at INTEGER NOT NULL);
 		CREATE UNIQUE INDEX events_key ON events (topic, event_id);
@@ -132,20 +155,20 @@ func uniqueIndexLayout(b *testing.B, dir string) func([]domain.Event) error {
 		CREATE TABLE topic_stats (topic TEXT PRIMARY KEY, received INTEGER NOT NULL, accepted INTEGER NOT NULL,
 			dropped INTEGER NOT NULL, conflicts INTEGER NOT NULL) WITHOUT ROWID;
 		PRAGMA cache_size = -32768`)
-	return func(events []domain.Event) error {
+	return func(events []domain.Event) (bool, error) {
 		tx, err := db.Begin()
 		if err != nil {
-			return err
+			return false, err
 		}
 		defer tx.Rollback()
 		ins, err := tx.Prepare(`INSERT INTO events (topic, event_id, source, payload, payload_digest, timestamp, received_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (topic, event_id) DO NOTHING`)
 		if err != nil {
-			return err
+			return false, err
 		}
 		look, err := tx.Prepare(`SELECT seq, payload_digest FROM events WHERE topic = ? AND event_id = ?`)
 		if err != nil {
-			return err
+			return false, err
 		}
 		now := time.Now().UnixNano()
 		outcomes := make([]domain.Outcome, len(events))
@@ -153,7 +176,7 @@ func uniqueIndexLayout(b *testing.B, dir string) func([]domain.Event) error {
 			digest := domain.PayloadDigest(e.Payload)
 			res, err := ins.Exec(e.Topic, e.EventID, e.Source, e.Payload, digest, e.Timestamp.Format(time.RFC3339Nano), now)
 			if err != nil {
-				return err
+				return false, err
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				seq, _ := res.LastInsertId()
@@ -162,7 +185,7 @@ func uniqueIndexLayout(b *testing.B, dir string) func([]domain.Event) error {
 			}
 			var stored int64
 			if err := look.QueryRow(e.Topic, e.EventID).Scan(&outcomes[i].Seq, &stored); err != nil {
-				return err
+				return false, err
 			}
 			outcomes[i].Status = domain.Classify(stored, digest)
 		}
@@ -171,19 +194,20 @@ func uniqueIndexLayout(b *testing.B, dir string) func([]domain.Event) error {
 				received = received + excluded.received, accepted = accepted + excluded.accepted,
 				dropped = dropped + excluded.dropped, conflicts = conflicts + excluded.conflicts`,
 				topic, c.Received, c.Accepted, c.Dropped, c.Conflicts); err != nil {
-				return err
+				return false, err
 			}
 		}
-		return tx.Commit()
+		return false, tx.Commit()
 	}
 }
 
-func repoLayout(opts sqlite.Options) func(b *testing.B, dir string) func([]domain.Event) error {
-	return func(b *testing.B, dir string) func([]domain.Event) error {
+func repoLayout(opts sqlite.Options) func(b *testing.B, dir string) writeFunc {
+	return func(b *testing.B, dir string) writeFunc {
 		r := openWith(b, dir, opts)
-		return func(events []domain.Event) error {
+		return func(events []domain.Event) (bool, error) {
+			_, frozen, _ := r.IndexState()
 			_, err := r.Append(context.Background(), events, time.Now())
-			return err
+			return frozen > 0, err
 		}
 	}
 }
