@@ -62,17 +62,20 @@ func (r *Queries) List(ctx context.Context, q app.ListQuery) ([]domain.StoredEve
 	if err != nil {
 		return nil, err
 	}
-	var rows []eventRow
-	sel := r.db.NewSelect().Model(&rows).Where("seq > ?", max(q.After, purged)).Order("seq").Limit(int64(q.Limit))
-	if q.Topic != "" {
-		sel = sel.Where("topic = ?", q.Topic)
-	}
+	// One lower and at most one upper bound on seq: given two lower bounds,
+	// SQLite ranges over one and filters by the other, which is a scan.
+	after := max(q.After, purged)
 	if !q.Since.IsZero() {
 		from, err := r.seqAt(ctx, q.Since)
 		if err != nil {
 			return nil, err
 		}
-		sel = sel.Where("seq >= ?", from)
+		after = max(after, from-1)
+	}
+	var rows []eventRow
+	sel := r.db.NewSelect().Model(&rows).Where("seq > ?", after).Order("seq").Limit(int64(q.Limit))
+	if q.Topic != "" {
+		sel = sel.Where("topic = ?", q.Topic)
 	}
 	if !q.Until.IsZero() {
 		to, err := r.seqAt(ctx, q.Until)

@@ -2,6 +2,8 @@ package bunstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -40,7 +42,7 @@ func oldest(ctx context.Context, db bun.IDB, after int64, before time.Time, limi
 	if err != nil {
 		return nil, fmt.Errorf("read oldest events: %w", err)
 	}
-	cut := before.UnixNano()
+	cut := EncodeReceivedAt(before)
 	for i, row := range rows {
 		if row.ReceivedAt >= cut {
 			return rows[:i], nil
@@ -154,18 +156,23 @@ func setPurgedThrough(ctx context.Context, tx bun.IDB, seq int64) error {
 // each group with the clock), so a binary search over seq finds it with
 // O(log n) primary-key lookups; received_at needs no index.
 func (r *Queries) seqAt(ctx context.Context, t time.Time) (int64, error) {
-	var bounds struct {
-		Lo *int64 `bun:"lo"`
-		Hi *int64 `bun:"hi"`
+	// Two queries, not one min(seq), max(seq): SQLite answers a lone min or
+	// max from the end of the key, but scans the table for both at once.
+	var lo, hi int64
+	for _, end := range []struct {
+		into  *int64
+		order string
+	}{{&lo, "seq ASC"}, {&hi, "seq DESC"}} {
+		err := r.db.NewSelect().Table("events").Column("seq").OrderExpr(end.order).Limit(1).Scan(ctx, end.into)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("find time window: %w", err)
+		}
 	}
-	if err := r.db.NewSelect().Table("events").ColumnExpr("min(seq) AS lo, max(seq) AS hi").Scan(ctx, &bounds); err != nil {
-		return 0, fmt.Errorf("find time window: %w", err)
-	}
-	if bounds.Lo == nil {
-		return 0, nil
-	}
-	ns := t.UnixNano()
-	lo, hi := *bounds.Lo, *bounds.Hi+1
+	ns := EncodeReceivedAt(t)
+	hi++
 	for lo < hi {
 		mid := lo + (hi-lo)/2
 		// The first row at or above mid: seqs may have gaps.
