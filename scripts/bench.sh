@@ -247,6 +247,13 @@ merge_p99=$(layout dedup-index p99-ms-merging)
 idle_p99=$(layout dedup-index p99-ms-not-merging)
 merge_ratio=$(awk -v a="${merge_p99:-0}" -v b="${idle_p99:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
 
+# --- the disk's fsync latency, which bounds one event per request ------------
+# 200 synchronous 8 KiB writes (O_DSYNC, as a WAL commit of a few pages).
+fsync_ms=$(dd if=/dev/zero of="$WORK/fsync-probe" bs=8k count=200 oflag=dsync 2>&1 |
+	awk '/copied/ { for (i = 1; i <= NF; i++) if ($i ~ /^s,?$/) { printf "%.2f", $(i - 1) * 1000 / 200; exit } }')
+rm -f "$WORK/fsync-probe"
+fsync_bound=$(awk -v ms="$fsync_ms" 'BEGIN { if (ms > 0) printf "%.0f", 32 * 1000 / ms; else print "n/a" }')
+
 # --- b. one event per request: aggregator vs empty net/http handler ---------
 log "scenario b: one event per request, concurrency 32, ${NB} events"
 start_server "$WORK/data-b" "$RAW/server-b.log"
@@ -389,6 +396,11 @@ $(row b-aggregator "aggregator (SQLite)")
 $(row b-empty "\`loadgen -serve-empty\` (bare net/http)")
 
 Aggregator / bare net/http throughput: **${ratio}**.
+
+The disk's latency of one synchronous 8 KiB write (\`dd oflag=dsync\`, 200 writes) in this run: **${fsync_ms} ms**. A
+publish is answered only after the commit holding it reached the disk, and each of the 32 clients has one request in
+flight, so one event per request cannot exceed about 32 / ${fsync_ms} ms = **$(fmt0 "$fsync_bound") events/s** on this disk,
+whatever the server does between two commits.
 
 ### a'. The first phase of (a) with time-ordered UUIDv7 ids
 
