@@ -43,6 +43,9 @@ type committer struct {
 	counted counters
 	// fault is the store fault of the last commit, nil once one succeeds.
 	fault atomic.Pointer[storeFault]
+	// live is handed each durable commit before its publishers are
+	// released, so that every tail open at a 202 holds its events.
+	live func(events []domain.Event, outcomes []domain.Outcome, at time.Time)
 
 	queue    chan *pending
 	mu       sync.RWMutex // guards closed against sends on a closed queue
@@ -67,9 +70,10 @@ const (
 )
 
 func startCommitter(repo EventRepository, now func() time.Time, maxGroup, maxQueue int, maxWait time.Duration,
+	live func([]domain.Event, []domain.Outcome, time.Time),
 	committed func([]domain.Event, []domain.Outcome, time.Time, int, time.Duration)) *committer {
 	c := &committer{
-		repo: repo, now: now, maxGroup: maxGroup, maxWait: maxWait, committed: committed,
+		repo: repo, now: now, maxGroup: maxGroup, maxWait: maxWait, live: live, committed: committed,
 		queue:    make(chan *pending, maxQueue),
 		finished: make(chan struct{}),
 	}
@@ -174,6 +178,7 @@ func (c *committer) flush(group []*pending, events []domain.Event) {
 	case err == nil:
 		c.counted.add(outcomes)
 		c.fault.Store(nil)
+		c.live(events, outcomes, at)
 	case IsStoreFault(err):
 		c.fault.Store(&storeFault{err: err, at: time.Now()})
 	}

@@ -135,7 +135,13 @@ func TestTailCutsOffAReaderThatFallsBehind(t *testing.T) {
 	svc := newService(t, memory.New())
 	tail := svc.Tail(app.TailQuery{})
 	defer tail.Close()
-	publishRange(t, svc, "t", 0, app.TailMaxEvents+1)
+	// One commit, so that the reader cannot take part of it before the
+	// rest arrives: the tail is handed the events after their publisher.
+	many := make([]domain.Event, app.TailMaxEvents+1)
+	for i := range many {
+		many[i] = apptest.NewEvent("t", fmt.Sprint(i), 1)
+	}
+	mustPublish(t, svc, many...)
 	if events, err := tail.Next(context.Background()); !errors.Is(err, app.ErrTailBehind) {
 		t.Fatalf("Next = %d events, %v; want ErrTailBehind", len(events), err)
 	}
@@ -147,10 +153,12 @@ func TestTailCutsOffAReaderThatFallsBehind(t *testing.T) {
 	big.Payload = fmt.Appendf(nil, `{"s":"%0*d"}`, 60<<10, 0)
 	tail2 := svc.Tail(app.TailQuery{})
 	defer tail2.Close()
-	for i := range app.TailMaxBytes/(60<<10) + 1 {
-		big.EventID = fmt.Sprint(i)
-		mustPublish(t, svc, big)
+	bigs := make([]domain.Event, app.TailMaxBytes/(60<<10)+1)
+	for i := range bigs {
+		bigs[i] = big
+		bigs[i].EventID = fmt.Sprint(i)
 	}
+	mustPublish(t, svc, bigs...)
 	if events, err := tail2.Next(context.Background()); !errors.Is(err, app.ErrTailBehind) {
 		t.Fatalf("Next = %d events, %v; want ErrTailBehind once over the byte bound", len(events), err)
 	}
@@ -181,5 +189,26 @@ func TestTailEndsWhenTheServiceCloses(t *testing.T) {
 	defer late.Close()
 	if _, err := late.Next(context.Background()); !errors.Is(err, app.ErrTailClosed) {
 		t.Fatalf("a tail after Close: %v", err)
+	}
+}
+
+// slowObserver takes its time, as a busy log or metrics sink may.
+type slowObserver struct{}
+
+func (slowObserver) Committed(domain.Counters, int, time.Duration) { time.Sleep(5 * time.Millisecond) }
+
+func TestTailHoldsAnEventOnceItsPublishReturns(t *testing.T) {
+	svc := app.New(memory.New(), app.Options{Observer: slowObserver{}})
+	t.Cleanup(svc.Close)
+	tail := svc.Tail(app.TailQuery{})
+	defer tail.Close()
+	done, cancel := context.WithCancel(context.Background())
+	cancel() // Next must not wait: the event is there already
+	for i := range 20 {
+		mustPublish(t, svc, apptest.NewEvent("t", fmt.Sprint(i), 1))
+		events, err := tail.Next(done)
+		if err != nil || len(events) != 1 || events[0].Seq != int64(i+1) {
+			t.Fatalf("publish %d returned, the tail has %d events, %v", i, len(events), err)
+		}
 	}
 }

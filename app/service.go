@@ -93,7 +93,7 @@ func New(repo EventRepository, opts Options) *Service {
 	}
 	s := &Service{repo: repo, opts: opts, startedAt: opts.Now(), feed: newFeed(),
 		duplicates: newDuplicateLog(opts.LogDuplicates, opts.DuplicateSummaryEvery, opts.Logger)}
-	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, opts.MaxQueue, opts.MaxWait, s.committed)
+	s.committer = startCommitter(repo, opts.Now, opts.MaxGroupEvents, opts.MaxQueue, opts.MaxWait, s.handToTails, s.committed)
 	s.sweeper = s.startSweeper()
 	return s
 }
@@ -144,22 +144,30 @@ func (s *Service) Publish(ctx context.Context, events []domain.Event) ([]domain.
 	return outcomes, nil
 }
 
-// committed logs the dropped events of a commit, tells the observer and
-// hands the new events to the live tails. The committer calls it once per
-// group, after releasing the publishers.
+// handToTails gives the new events of a commit to the live tails. The
+// committer calls it before releasing the publishers.
+func (s *Service) handToTails(events []domain.Event, outcomes []domain.Outcome, at time.Time) {
+	if s.feed.active.Load() == 0 {
+		return
+	}
+	var stored []domain.StoredEvent
+	for i, o := range outcomes {
+		if o.Status == domain.Accepted {
+			stored = append(stored, domain.StoredEvent{Event: events[i], Seq: o.Seq, ReceivedAt: at.UTC()})
+		}
+	}
+	if len(stored) > 0 {
+		s.feed.publish(stored)
+	}
+}
+
+// committed logs the dropped events of a commit and tells the observer. The
+// committer calls it once per group, after releasing the publishers.
 func (s *Service) committed(events []domain.Event, outcomes []domain.Outcome, at time.Time, publishes int, took time.Duration) {
-	var (
-		c      domain.Counters
-		stored []domain.StoredEvent
-	)
-	tailing := s.feed.active.Load() > 0
+	var c domain.Counters
 	for i, o := range outcomes {
 		c.Count(o.Status)
 		switch o.Status {
-		case domain.Accepted:
-			if tailing {
-				stored = append(stored, domain.StoredEvent{Event: events[i], Seq: o.Seq, ReceivedAt: at.UTC()})
-			}
 		case domain.Duplicate:
 			s.duplicates.dropped(events[i].Topic, events[i].EventID, o.Seq)
 		case domain.Conflict:
@@ -169,9 +177,6 @@ func (s *Service) committed(events []domain.Event, outcomes []domain.Outcome, at
 	}
 	if s.opts.Observer != nil {
 		s.opts.Observer.Committed(c, publishes, took)
-	}
-	if len(stored) > 0 {
-		s.feed.publish(stored)
 	}
 }
 
