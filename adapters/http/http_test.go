@@ -427,12 +427,22 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 			RequestBody struct {
 				Content map[string]struct {
 					Schema struct {
-						OneOf []json.RawMessage `json:"oneOf"`
+						Ref string `json:"$ref"`
 					} `json:"schema"`
 				} `json:"content"`
 			} `json:"requestBody"`
 			Responses map[string]json.RawMessage `json:"responses"`
 		} `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				OneOf []struct {
+					Ref string `json:"$ref"`
+				} `json:"oneOf"`
+				Items struct {
+					Ref string `json:"$ref"`
+				} `json:"items"`
+			} `json:"schemas"`
+		} `json:"components"`
 	}
 	if err := json.Unmarshal(r.Body, &spec); err != nil {
 		t.Fatal(err)
@@ -446,8 +456,15 @@ func TestOpenAPIDescribesTheAPI(t *testing.T) {
 		}
 	}
 	publish := spec.Paths["/publish"]["post"]
-	if publish.OperationID != "publish-event" || len(publish.RequestBody.Content["application/json"].Schema.OneOf) != 2 {
+	// The body is a named union referenced by $ref, so that generated
+	// clients get the union's JSON methods (an inline oneOf loses them).
+	if publish.OperationID != "publish-event" || publish.RequestBody.Content["application/json"].Schema.Ref != "#/components/schemas/PublishRequest" {
 		t.Errorf("publish operation = %+v", publish)
+	}
+	union := spec.Components.Schemas["PublishRequest"].OneOf
+	if len(union) != 2 || union[0].Ref != "#/components/schemas/EventBody" || union[1].Ref != "#/components/schemas/EventBatch" ||
+		spec.Components.Schemas["EventBatch"].Items.Ref != "#/components/schemas/EventBody" {
+		t.Errorf("PublishRequest is %+v, EventBatch items %+v; want a oneOf of $refs to EventBody and EventBatch", union, spec.Components.Schemas["EventBatch"].Items)
 	}
 	for _, code := range []string{"202", "400", "413", "422", "500"} {
 		if _, ok := publish.Responses[code]; !ok {

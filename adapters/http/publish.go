@@ -75,14 +75,26 @@ func registerPublish(api huma.API, h *handlers) {
 			http.StatusInternalServerError, http.StatusServiceUnavailable, http.StatusInsufficientStorage},
 	}, h.publish)
 
-	// The body is read raw; describe what it really holds.
-	eventSchema := api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[EventBody](), true, "")
+	// The body is read raw; describe what it really holds. Each part is a
+	// named component referenced by $ref: code generators turn an inline
+	// oneOf request body into a new type without the union's JSON methods
+	// (oapi-codegen sends "{}"), but a $ref into an alias of the union type.
+	schemas := api.OpenAPI().Components.Schemas
+	eventSchema := schemas.Schema(reflect.TypeFor[EventBody](), true, "")
+	schemas.Map()["EventBatch"] = &huma.Schema{
+		Type: huma.TypeArray, Items: eventSchema, MinItems: ptr(1), MaxItems: ptr(h.opts.MaxBatch),
+		Description: "A batch: 1 to MaxBatch events, stored all or none.",
+	}
+	schemas.Map()["PublishRequest"] = &huma.Schema{
+		Description: "One event, or a batch of events.",
+		OneOf:       []*huma.Schema{eventSchema, {Ref: schemaRef("EventBatch")}},
+	}
 	body := api.OpenAPI().Paths["/publish"].Post.RequestBody
 	body.Required = true
-	body.Content = map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{
-		OneOf: []*huma.Schema{eventSchema, {Type: huma.TypeArray, Items: eventSchema, MinItems: ptr(1), MaxItems: ptr(h.opts.MaxBatch)}},
-	}}}
+	body.Content = map[string]*huma.MediaType{"application/json": {Schema: &huma.Schema{Ref: schemaRef("PublishRequest")}}}
 }
+
+func schemaRef(name string) string { return "#/components/schemas/" + name }
 
 func (h *handlers) publish(ctx context.Context, in *PublishInput) (*PublishOutput, error) {
 	if err := checkJSONContentType(in.ContentType); err != nil {
