@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -15,7 +16,8 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	_ "modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
+	"modernc.org/sqlite" // the pure-Go driver, registered as "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/uts-aggregator/uts-aggregator/adapters/internal/bunstore"
 	"github.com/uts-aggregator/uts-aggregator/app"
@@ -29,6 +31,17 @@ const maxConns = 4
 
 // FileName is the database file inside the data directory.
 const FileName = "aggregator.db"
+
+// LockFileName is the file a process that opens the store locks.
+const LockFileName = "aggregator.lock"
+
+// Errors of Open.
+var (
+	// ErrLocked: another process has the store open.
+	ErrLocked = errors.New("the store is in use by another process")
+	// ErrCorrupt: the database file is not a SQLite database, or damaged.
+	ErrCorrupt = errors.New("the database file is not a SQLite database or is damaged")
+)
 
 // Options tune the database.
 type Options struct {
@@ -56,6 +69,7 @@ type Repository struct {
 	// writeMu guards the writer: SQLite has one writer at a time, so writes
 	// queue here rather than on SQLITE_BUSY.
 	writeMu sync.Mutex
+	lock    *os.File  // the data directory's lock, held until Close
 	writer  *sql.Conn // the one connection Append writes on; nil after a failure until the next write
 	nextSeq int64     // the seq of the next new event
 	stmts   writeStmts
@@ -85,6 +99,41 @@ func Open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	r, err := open(ctx, dir, opts)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, openError(dir, err)
+	}
+	r.lock = lock
+	return r, nil
+}
+
+// openError explains the errors of a database that cannot be opened.
+func openError(dir string, err error) error {
+	path := filepath.Join(dir, FileName)
+	if errors.Is(err, bunstore.ErrNewerSchema) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+		return fmt.Errorf("%w: %s (%v); restore it from a backup, or move it away to start with an empty store", ErrCorrupt, path, se)
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return fmt.Errorf("%w: %s is locked (%v); stop the process that holds it", ErrLocked, path, se)
+	}
+	return err
+}
+
+func open(ctx context.Context, dir string, opts Options) (*Repository, error) {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
@@ -151,5 +200,9 @@ func (r *Repository) Close() error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	r.closeWriter(false)
-	return r.db.Close()
+	err := r.db.Close()
+	if r.lock != nil {
+		r.lock.Close()
+	}
+	return err
 }
