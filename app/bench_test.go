@@ -52,3 +52,50 @@ func BenchmarkPublish(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPublishWithTails measures what open live tails cost publishers:
+// tails=0 is the baseline of the same run.
+func BenchmarkPublishWithTails(b *testing.B) {
+	for _, tails := range []int{0, 8} {
+		b.Run(fmt.Sprintf("tails=%d", tails), func(b *testing.B) {
+			svc := app.New(memory.New(), app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			b.Cleanup(svc.Close)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var read atomic.Int64
+			for range tails {
+				tail := svc.Tail(app.TailQuery{})
+				defer tail.Close()
+				go func() {
+					for {
+						events, err := tail.Next(ctx)
+						if err != nil {
+							return
+						}
+						read.Add(int64(len(events)))
+					}
+				}()
+			}
+			payload := []byte(`{"n":1,"user_id":"u_00001","amount":37,"pad":"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"}`)
+			var next atomic.Int64
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			began := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				events := make([]domain.Event, 100)
+				for pb.Next() {
+					first := next.Add(100) - 100
+					for i := range events {
+						events[i] = domain.Event{Topic: "bench", EventID: "evt-" + strconv.FormatInt(first+int64(i), 10),
+							Source: "bench", Payload: payload}
+					}
+					if _, err := svc.Publish(context.Background(), events); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(next.Load())/time.Since(began).Seconds(), "events/s")
+		})
+	}
+}
