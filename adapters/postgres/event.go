@@ -21,7 +21,8 @@ import (
 // replica's group commit already merges its concurrent publishes into one
 // Append, so the lock is taken once per group, not once per request.
 func (r *Repository) Append(ctx context.Context, events []domain.Event, receivedAt time.Time) ([]domain.Outcome, error) {
-	return r.appendEvents(ctx, events, receivedAt)
+	outcomes, err := r.appendEvents(ctx, events, receivedAt)
+	return outcomes, storeFault(err)
 }
 
 // LoadEvents implements app.EventLoader. It moves the identity sequence past

@@ -19,7 +19,7 @@ func (r *Repository) CheckWrite(ctx context.Context) error {
 	err := r.writer.QueryRowContext(ctx, "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").Scan(&recovery, &readOnly)
 	switch {
 	case err != nil:
-		return fmt.Errorf("check write: %w", err)
+		return storeFault(fmt.Errorf("check write: %w", err))
 	case recovery:
 		return errors.New("the database is a standby in recovery and takes no writes")
 	case readOnly == "on":

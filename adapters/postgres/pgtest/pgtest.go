@@ -47,6 +47,9 @@ type Cluster struct {
 	// create databases.
 	AdminDSN string
 	stop     func() error
+	// halt and resume stop and restart the server of a cluster this
+	// package started, keeping its data; nil for an external server.
+	halt, resume func() error
 }
 
 var (
@@ -109,6 +112,34 @@ func Start(ctx context.Context) (*Cluster, error) {
 // Stop stops the cluster and removes its files; an external server is left
 // alone.
 func (c *Cluster) Stop() error { return c.stop() }
+
+// StartLocal starts a new cluster of its own in a temporary directory, even
+// when AGGREGATOR_TEST_POSTGRES_DSN is set: one that Halt and Resume can
+// take down and bring back.
+func StartLocal(ctx context.Context) (*Cluster, error) {
+	bin, err := findBinDir()
+	if err != nil {
+		return nil, err
+	}
+	return startCluster(ctx, bin)
+}
+
+// Halt stops the server (pg_ctl stop -m fast: clients are disconnected) and
+// keeps its data for Resume.
+func (c *Cluster) Halt() error {
+	if c.halt == nil {
+		return errors.New("pgtest: an external server cannot be halted")
+	}
+	return c.halt()
+}
+
+// Resume starts a halted server again on the same port and data.
+func (c *Cluster) Resume() error {
+	if c.resume == nil {
+		return errors.New("pgtest: an external server cannot be resumed")
+	}
+	return c.resume()
+}
 
 func findBinDir() (string, error) {
 	candidates := []string{os.Getenv(BinDirEnv)}
@@ -186,6 +217,19 @@ func startCluster(ctx context.Context, bin string) (*Cluster, error) {
 		cleanup()
 		return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
 	}
+	pgctl := func(args ...string) error {
+		runCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		full := append(append(append([]string{}, asUser...), filepath.Join(bin, "pg_ctl"), "-D", data), args...)
+		cmd := exec.CommandContext(runCtx, full[0], full[1:]...)
+		cmd.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("pg_ctl %s: %v\n%s", args[len(args)-1], err, out)
+		}
+		return nil
+	}
+	halt := func() error { return pgctl("-m", "fast", "-w", "stop") }
+	resume := func() error { return pgctl("-l", logFile, "-o", opts, "-w", "-t", "60", "start") }
 	stop := func() error {
 		stopCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -200,6 +244,8 @@ func startCluster(ctx context.Context, bin string) (*Cluster, error) {
 	return &Cluster{
 		AdminDSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
 		stop:     stop,
+		halt:     halt,
+		resume:   resume,
 	}, nil
 }
 
