@@ -48,12 +48,42 @@ func RegisterPages(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Write(index)
 	})))
-	mux.Handle("GET /dashboard/", secure(pageCSP, http.StripPrefix("/dashboard/", http.FileServerFS(sub))))
+	mux.Handle("GET /dashboard/", secure(pageCSP, problemOn404(http.StripPrefix("/dashboard/", http.FileServerFS(sub)))))
 
 	docs, csp := newDocs()
 	mux.Handle("GET /docs", secure(csp, docs))
-	mux.Handle("GET /docs/", secure(csp, docs))
+	mux.Handle("GET /docs/", secure(csp, problemOn404(docs)))
 }
+
+// problemOn404 replaces the text/plain 404 of a file server with a problem.
+func problemOn404(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&notFoundWriter{ResponseWriter: w}, r)
+	})
+}
+
+type notFoundWriter struct {
+	http.ResponseWriter
+	replaced bool
+}
+
+func (w *notFoundWriter) WriteHeader(code int) {
+	if code == http.StatusNotFound {
+		w.replaced = true
+		notFound(w.ResponseWriter)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *notFoundWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *notFoundWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // newDocs returns Swagger UI (its assets embedded by the swgui module) and a
 // CSP that allows exactly the inline script and style of its page, by hash.

@@ -54,6 +54,8 @@ func TestUnknownRoutesAnswerProblems(t *testing.T) {
 	t.Run("UnknownPath", func(t *testing.T) {
 		requireProblem(t, get(site, "GET", "/nope"), http.StatusNotFound)
 		requireProblem(t, get(site, "GET", "/events/a/b/c"), http.StatusNotFound)
+		requireProblem(t, get(site, "GET", "/docs/nope.js"), http.StatusNotFound)
+		requireProblem(t, get(site, "GET", "/dashboard/nope.js"), http.StatusNotFound)
 	})
 	t.Run("WrongMethod", func(t *testing.T) {
 		rec := get(site, "POST", "/stats")
