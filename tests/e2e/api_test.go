@@ -139,7 +139,7 @@ func (a *api) doPublish(req *http.Request) (*publishResult, error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusAccepted {
-		return nil, &statusError{Code: resp.StatusCode, Body: string(b)}
+		return nil, &statusError{Code: resp.StatusCode, Body: string(b), Header: resp.Header}
 	}
 	var res publishResult
 	if err := json.Unmarshal(b, &res); err != nil {
@@ -162,8 +162,9 @@ func (a *api) mustPublish(body []byte) *publishResult {
 
 // statusError is an answer other than the expected status.
 type statusError struct {
-	Code int
-	Body string
+	Code   int
+	Body   string
+	Header http.Header
 }
 
 func (e *statusError) Error() string { return fmt.Sprintf("answered %d: %s", e.Code, e.Body) }
