@@ -504,3 +504,49 @@ func TestOpenAPIFieldsHaveDescriptionsAndExamples(t *testing.T) {
 		t.Fatalf("checked only %d fields", checked)
 	}
 }
+
+// An unpaired surrogate escape in an identity field would be stored as
+// U+FFFD, not as sent: it is refused, naming the field. Pairs, a real U+FFFD
+// and anything in the payload (stored byte for byte) are fine.
+func TestPublishRejectsLoneSurrogates(t *testing.T) {
+	ev := func(topic, id, source string) string {
+		return `{"topic":"` + topic + `","event_id":"` + id + `","source":"` + source + `","payload":{"s":"\ud800"}}`
+	}
+	for _, tt := range []struct {
+		name, body, location string
+	}{
+		{"ErrHighAlone", ev(`\ud800`, "1", "s"), "body.topic"},
+		{"ErrLowAlone", ev("t", `a\udc00`, "s"), "body.event_id"},
+		{"ErrHighThenText", ev("t", "1", `\uD83Dx`), "body.source"},
+		{"ErrHighThenHigh", ev(`\ud83d\ud83d`, "1", "s"), "body.topic"},
+		{"ErrInBatch", "[" + ev("t", "ok", "s") + "," + ev("t", "2", `\udfff`) + "]", "body[1].source"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newAPI(t, httpadapter.Options{})
+			r := post(api, tt.body)
+			if r.Code != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422: %s", r.Code, r.Body)
+			}
+			if p := decode[problem](t, r); len(p.Errors) == 0 || p.Errors[0].Location != tt.location || !strings.Contains(p.Errors[0].Message, "surrogate") {
+				t.Fatalf("problem %+v, want location %s", p, tt.location)
+			}
+			if s := stats(t, api); s.Received != 0 {
+				t.Errorf("stats after a refused request = %+v", s)
+			}
+		})
+	}
+	api := newAPI(t, httpadapter.Options{})
+	for _, tt := range []struct{ sent, topic string }{
+		{`\ud83d\ude00`, "😀"},
+		{`\ufffd`, "\uFFFD"},
+		{"\uFFFD-literal", "\uFFFD-literal"},
+		{`a\\ud800`, `a\ud800`}, // an escaped backslash, then text
+	} {
+		if r := post(api, ev(tt.sent, "1", "s")); r.Code != http.StatusAccepted {
+			t.Fatalf("topic %s: status %d: %s", tt.sent, r.Code, r.Body)
+		}
+		if s := stats(t, api); s.PerTopic[tt.topic].StoredEvents != 1 {
+			t.Errorf("topic %s not stored as %q: %v", tt.sent, tt.topic, s.Topics)
+		}
+	}
+}

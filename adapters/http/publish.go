@@ -179,6 +179,9 @@ func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool,
 	}
 	events = make([]domain.Event, len(bodies))
 	for i, b := range bodies {
+		if err := checkReplaced(raw, batch, i, b); err != nil {
+			return nil, batch, err
+		}
 		e, err := toEvent(b)
 		if err != nil {
 			return nil, batch, eventError(eventLocation(batch, i), err)
@@ -186,6 +189,96 @@ func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool,
 		events[i] = e
 	}
 	return events, batch, nil
+}
+
+// checkReplaced refuses an identity field holding an unpaired UTF-16
+// surrogate escape ("\ud800"): the decoder turns it into U+FFFD, and the
+// event stored would not be the one sent. Only fields that hold U+FFFD after
+// decoding are looked at, so a valid body costs nothing more.
+func checkReplaced(raw []byte, batch bool, i int, b EventBody) error {
+	const replacement = "\uFFFD"
+	if !strings.Contains(b.Topic, replacement) && !strings.Contains(b.EventID, replacement) && !strings.Contains(b.Source, replacement) {
+		return nil
+	}
+	item := raw
+	if batch {
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil || i >= len(items) {
+			return nil
+		}
+		item = items[i]
+	}
+	var fields struct {
+		Topic   json.RawMessage `json:"topic"`
+		EventID json.RawMessage `json:"event_id"`
+		Source  json.RawMessage `json:"source"`
+	}
+	if json.Unmarshal(item, &fields) != nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"topic", fields.Topic}, {"event_id", fields.EventID}, {"source", fields.Source}} {
+		if hasLoneSurrogate(f.raw) {
+			return invalidEvent(eventLocation(batch, i), &domain.ValidationError{Field: f.name,
+				Reason: "must not contain an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); it cannot be stored as sent"})
+		}
+	}
+	return nil
+}
+
+// hasLoneSurrogate reports whether a JSON string literal has a \uXXXX escape
+// of a surrogate that is not part of a high-low pair.
+func hasLoneSurrogate(lit []byte) bool {
+	for i := 0; i+1 < len(lit); i++ {
+		if lit[i] != '\\' {
+			continue
+		}
+		if lit[i+1] != 'u' {
+			i++ // \" \\ \n ...
+			continue
+		}
+		r, ok := hexRune(lit, i+2)
+		if !ok {
+			return false
+		}
+		switch {
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return true
+		case r >= 0xD800 && r < 0xDC00:
+			low, ok := hexRune(lit, i+8)
+			if i+7 >= len(lit) || lit[i+6] != '\\' || lit[i+7] != 'u' || !ok || low < 0xDC00 || low > 0xDFFF {
+				return true
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return false
+}
+
+// hexRune reads the four hex digits at lit[at:].
+func hexRune(lit []byte, at int) (rune, bool) {
+	if at+4 > len(lit) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range lit[at : at+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			r |= rune(c-'A') + 10
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 func toEvent(b EventBody) (domain.Event, error) {
