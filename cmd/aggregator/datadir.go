@@ -26,7 +26,7 @@ func checkDataDir(dir string) error {
 	}
 	f.Close()
 	os.Remove(f.Name())
-	for _, name := range []string{sqlite.FileName, sqlite.FileName + "-wal", sqlite.FileName + "-shm"} {
+	for _, name := range []string{sqlite.FileName, sqlite.FileName + "-wal", sqlite.FileName + "-shm", sqlite.LockFileName} {
 		path := filepath.Join(dir, name)
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if errors.Is(err, fs.ErrNotExist) {
