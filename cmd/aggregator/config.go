@@ -88,7 +88,7 @@ func serverFlags(fs *flag.FlagSet, c *config) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 64<<10, "largest request header block in bytes; more answers 431")
 	fs.DurationVar(&c.Retention, "retention", 0, "purge events received longer ago than this, e.g. 720h; 0 keeps them")
-	fs.StringVar(&c.APIKeysFile, "api-keys-file", "", "file of API keys, one `NAME SCOPES KEY` per line; publishing and reading then need a key; re-read on SIGHUP; off when empty")
+	fs.StringVar(&c.APIKeysFile, "api-keys-file", "", "file of API keys, one NAME SCOPES KEY line per key; publishing and reading then need a key; re-read on SIGHUP; off when empty")
 	fs.DurationVar(&c.DedupWindow, "dedup-window", 0, "forget an event's key this long after its first acceptance, so a resend is new again; 0 remembers keys for ever")
 }
 
