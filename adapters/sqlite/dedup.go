@@ -47,7 +47,11 @@ func xxhashKey(topic, eventID string) uint64 {
 
 // Defaults of the merge; tests shrink them.
 const (
-	defaultMergeAt   = 200_000 // keys in memory that start a merge
+	defaultMergeAt   = 200_000 // keys in memory that start a merge, at least
+	// mergeRatio: a merge also waits for 1/mergeRatio of the merged keys, so
+	// that each page of dedup_keys takes in about as many keys per merge
+	// however large the table grows: a merge rewrites nearly every page.
+	mergeRatio = 16
 	defaultMergeStep = 4_096   // keys merged per group commit, at least
 	// defaultBulkMergeAt is the most keys above the watermark that startup
 	// loads into memory; beyond that (a migrated or long-unmerged store) it
@@ -171,6 +175,8 @@ type index struct {
 	sorted   chan []entry // the frozen keys in hash order, sorted off the writer
 	merging  []entry
 	mergePos int
+	// mark is the watermark: roughly how many keys are merged.
+	mark int64
 	// forgotten is the highest seq whose event the dedup window deleted:
 	// the merge skips the keys of such events.
 	forgotten int64
@@ -220,8 +226,7 @@ func (x *index) memCandidates(h uint64, k domain.Key) []int64 {
 	return out
 }
 
-// publish adds the keys of a committed transaction to active and starts a
-// merge when active is full and none runs.
+// publish adds the keys of a committed transaction to active.
 func (x *index) publish(added []newKey) {
 	if len(added) == 0 {
 		return
@@ -244,7 +249,7 @@ type newKey struct {
 // maybeFreeze turns a full active set into the frozen set of a new merge and
 // sorts it off the writer. Called by the writer after a commit.
 func (x *index) maybeFreeze() {
-	if x.frozen != nil || x.active.len() < x.mergeAt {
+	if x.frozen != nil || x.active.len() < max(x.mergeAt, int(x.mark/mergeRatio)) {
 		return
 	}
 	x.mu.Lock()
@@ -461,6 +466,7 @@ func (r *Repository) merged(n int, done bool) {
 		return
 	}
 	x.mu.Lock()
+	x.mark = x.frozen.top
 	x.frozen = nil
 	x.mu.Unlock()
 	x.merging, x.mergePos, x.sorted = nil, 0, nil
@@ -482,12 +488,16 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 		return fmt.Errorf("read the next seq: %w", err)
 	}
 	for {
-		keys, err := r.eventsAbove(ctx, mark, r.index.bulkMergeAt)
+		// What a running server keeps in memory (a full active set and a
+		// frozen one) loads as it is; only more than that merges first.
+		bulkAt := max(r.index.bulkMergeAt, 3*int(mark/mergeRatio))
+		keys, err := r.eventsAbove(ctx, mark, bulkAt)
 		if err != nil {
 			return err
 		}
-		if len(keys) < r.index.bulkMergeAt {
+		if len(keys) < bulkAt {
 			r.index.publish(keys)
+			r.index.mark = mark
 			return nil
 		}
 		mark = keys[len(keys)-1].seq
