@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -48,10 +49,10 @@ func xxhashKey(topic, eventID string) uint64 {
 // Defaults of the merge; tests shrink them.
 const (
 	defaultMergeAt   = 200_000 // keys in memory that start a merge, at least
-	// mergeRatio: a merge also waits for 1/mergeRatio of the merged keys, so
-	// that each page of dedup_keys takes in about as many keys per merge
+	// defaultMergeRatio: a merge also waits for 1/ratio of the merged keys,
+	// so that each page of dedup_keys takes in about as many keys per merge
 	// however large the table grows: a merge rewrites nearly every page.
-	mergeRatio = 16
+	defaultMergeRatio = 16
 	defaultMergeStep = 4_096   // keys merged per group commit, at least
 	// defaultBulkMergeAt is the most keys above the watermark that startup
 	// loads into memory; beyond that (a migrated or long-unmerged store) it
@@ -164,6 +165,7 @@ func (f *filter) bytes() int {
 type index struct {
 	hash        keyHash
 	mergeAt     int
+	ratio       int64
 	mergeStep   int
 	bulkMergeAt int
 
@@ -196,6 +198,10 @@ func newIndex(o Options) *index {
 	}
 	if x.mergeAt <= 0 {
 		x.mergeAt = defaultMergeAt
+	}
+	x.ratio = defaultMergeRatio
+	if o.mergeAt > 0 {
+		x.ratio = math.MaxInt64 // sizes set by a test are absolute
 	}
 	if x.mergeStep <= 0 {
 		x.mergeStep = defaultMergeStep
@@ -249,7 +255,7 @@ type newKey struct {
 // maybeFreeze turns a full active set into the frozen set of a new merge and
 // sorts it off the writer. Called by the writer after a commit.
 func (x *index) maybeFreeze() {
-	if x.frozen != nil || x.active.len() < max(x.mergeAt, int(x.mark/mergeRatio)) {
+	if x.frozen != nil || x.active.len() < max(x.mergeAt, int(x.mark/x.ratio)) {
 		return
 	}
 	x.mu.Lock()
@@ -490,7 +496,7 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 	for {
 		// What a running server keeps in memory (a full active set and a
 		// frozen one) loads as it is; only more than that merges first.
-		bulkAt := max(r.index.bulkMergeAt, 3*int(mark/mergeRatio))
+		bulkAt := max(r.index.bulkMergeAt, 3*int(mark/r.index.ratio))
 		keys, err := r.eventsAbove(ctx, mark, bulkAt)
 		if err != nil {
 			return err
