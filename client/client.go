@@ -283,8 +283,15 @@ type StoredEvent struct {
 	ReceivedAt time.Time `json:"received_at"`
 }
 
-// ErrNotFound is returned by Event when no such event is stored.
-var ErrNotFound = errors.New("event not found")
+// Errors of Event.
+var (
+	// ErrNotFound: no event with this topic and id was ever stored.
+	ErrNotFound = errors.New("event not found")
+	// ErrPurged: the event was stored, and the server's retention has
+	// removed it since (410 Gone). Its key is remembered: publishing it
+	// again answers duplicate.
+	ErrPurged = errors.New("event purged by retention")
+)
 
 // Event returns one stored event.
 func (c *Client) Event(ctx context.Context, topic, eventID string) (StoredEvent, error) {
@@ -293,8 +300,13 @@ func (c *Client) Event(ctx context.Context, topic, eventID string) (StoredEvent,
 		return json.NewDecoder(r.Body).Decode(&e)
 	})
 	var apiErr *Error
-	if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
-		return e, fmt.Errorf("%w: %s", ErrNotFound, apiErr.Detail)
+	if errors.As(err, &apiErr) {
+		switch apiErr.Status {
+		case http.StatusNotFound:
+			return e, fmt.Errorf("%w: %w", ErrNotFound, apiErr)
+		case http.StatusGone:
+			return e, fmt.Errorf("%w: %w", ErrPurged, apiErr)
+		}
 	}
 	return e, err
 }

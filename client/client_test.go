@@ -311,6 +311,10 @@ func TestEvent(t *testing.T) {
 	if _, err := c.Event(ctx, "pembayaran", "missing"); !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("missing event: err %v, want ErrNotFound", err)
 	}
+	a.inject(status(http.StatusGone, ""))
+	if _, err := c.Event(ctx, e.Topic, e.EventID); !errors.Is(err, client.ErrPurged) || errors.Is(err, client.ErrNotFound) {
+		t.Errorf("purged event: err %v, want ErrPurged", err)
+	}
 }
 
 func TestAPIKeyIsSentAsBearer(t *testing.T) {
