@@ -22,6 +22,8 @@
 // [Client.PublishBatch] splits any number of events into requests of at
 // most the server's batch limit (1000 events, 8 MiB by default; see
 // [WithMaxBatch] and [WithMaxBatchBytes]) and merges the outcomes in order.
+// A server configured with smaller limits answers 413; the client then
+// halves its requests until they pass and keeps the smaller size.
 package client
 
 import (
@@ -37,6 +39,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,6 +60,7 @@ type Client struct {
 	apiKey         string
 	maxBatch       int
 	maxBatchBytes  int
+	learnedBatch   atomic.Int64 // a smaller limit a 413 taught; 0 when none
 	retry          Retry
 	attemptTimeout time.Duration
 	sleep          func(ctx context.Context, d time.Duration) error
@@ -213,23 +217,45 @@ func (c *Client) Publish(ctx context.Context, e Event) (Result, error) {
 }
 
 // PublishBatch publishes events in as many requests as the batch limits
-// need. On an error the result holds the outcomes of the requests that
+// need. If the server answers 413 to a request of several events because
+// the request is too large (its limits are below the client's), the client
+// halves the request, remembers the smaller size for later calls, and goes
+// on. On an error the result holds the outcomes of the requests that
 // succeeded before it; those events are stored.
 func (c *Client) PublishBatch(ctx context.Context, events []Event) (PublishResult, error) {
-	var total PublishResult
-	total.Results = make([]Result, 0, len(events))
+	enc := make([][]byte, len(events))
+	for i, e := range events {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return PublishResult{}, fmt.Errorf("encode event %d: %w", i, err)
+		}
+		enc[i] = b
+	}
+	total := PublishResult{Results: make([]Result, 0, len(events))}
 	var buf bytes.Buffer
-	n := 0
-	flush := func() error {
-		if n == 0 {
-			return nil
+	for start := 0; start < len(enc); {
+		limit := c.batchLimit()
+		buf.Reset()
+		buf.WriteByte('[')
+		n := 0
+		for _, b := range enc[start:] {
+			if n > 0 && (n == limit || buf.Len()+len(b)+2 > c.maxBatchBytes) {
+				break
+			}
+			if n > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(b)
+			n++
 		}
 		buf.WriteByte(']')
 		res, err := c.post(ctx, buf.Bytes())
-		buf.Reset()
-		n = 0
+		if n > 1 && requestTooLarge(err) {
+			c.lowerBatchLimit(n / 2)
+			continue
+		}
 		if err != nil {
-			return err
+			return total, err
 		}
 		total.Requests++
 		total.Received += res.Received
@@ -237,27 +263,43 @@ func (c *Client) PublishBatch(ctx context.Context, events []Event) (PublishResul
 		total.Duplicates += res.Duplicates
 		total.Conflicts += res.Conflicts
 		total.Results = append(total.Results, res.Results...)
-		return nil
+		start += n
 	}
-	for i, e := range events {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return total, fmt.Errorf("encode event %d: %w", i, err)
-		}
-		if n > 0 && (n == c.maxBatch || buf.Len()+1+len(b)+1 > c.maxBatchBytes) {
-			if err := flush(); err != nil {
-				return total, err
-			}
-		}
-		if n == 0 {
-			buf.WriteByte('[')
-		} else {
-			buf.WriteByte(',')
-		}
-		buf.Write(b)
-		n++
+	return total, nil
+}
+
+// batchLimit is the most events per request: the configured limit, or the
+// smaller one a 413 taught.
+func (c *Client) batchLimit() int {
+	if l := int(c.learnedBatch.Load()); l > 0 && l < c.maxBatch {
+		return l
 	}
-	return total, flush()
+	return c.maxBatch
+}
+
+func (c *Client) lowerBatchLimit(n int) {
+	for {
+		cur := c.learnedBatch.Load()
+		if cur > 0 && cur <= int64(n) || c.learnedBatch.CompareAndSwap(cur, int64(n)) {
+			return
+		}
+	}
+}
+
+// requestTooLarge reports a 413 about the request as a whole (too many
+// events, or too many bytes), not about one event's payload: those name
+// the event, as body[i].payload.
+func requestTooLarge(err error) bool {
+	var apiErr *Error
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusRequestEntityTooLarge {
+		return false
+	}
+	for _, d := range apiErr.Errors {
+		if strings.HasPrefix(d.Location, "body[") {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Client) post(ctx context.Context, body []byte) (publishBody, error) {

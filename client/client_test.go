@@ -376,3 +376,43 @@ func TestNewRejectsABadURL(t *testing.T) {
 		}
 	}
 }
+
+func TestPublishBatchLearnsASmallerServerLimit(t *testing.T) {
+	a := startAggregator(t, 3) // the client does not know: it assumes 1000
+	c, _ := newClient(t, a)
+	ctx := context.Background()
+	var events []client.Event
+	for i := range 7 {
+		events = append(events, ev(fmt.Sprintf("evt-%d", i)))
+	}
+	res, err := c.PublishBatch(ctx, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 7 || len(res.Results) != 7 || res.Results[6].EventID != "evt-6" {
+		t.Fatalf("result %+v", res)
+	}
+	// 7 answered 413, then 3, 3 and 1.
+	if res.Requests != 3 || a.requestCount() != 4 {
+		t.Errorf("%d requests that succeeded, %d in all; want 3 of 4", res.Requests, a.requestCount())
+	}
+	before := a.requestCount()
+	if _, err := c.PublishBatch(ctx, events[:3]); err != nil || a.requestCount()-before != 1 {
+		t.Errorf("a later batch of 3 took %d requests (err %v); the limit should be remembered", a.requestCount()-before, err)
+	}
+}
+
+func TestPublishBatchDoesNotSplitForAnOversizedPayload(t *testing.T) {
+	a := startAggregator(t, 0)
+	c, _ := newClient(t, a)
+	big := ev("evt-big")
+	big.Payload = json.RawMessage(`{"blob":"` + strings.Repeat("x", 70<<10) + `"}`)
+	_, err := c.PublishBatch(context.Background(), []client.Event{ev("evt-small"), big})
+	var apiErr *client.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusRequestEntityTooLarge || a.requestCount() != 1 {
+		t.Errorf("err %v after %d requests; want the 413 naming the payload, without splitting", err, a.requestCount())
+	}
+	if s := stats(t, c); s.StoredEvents != 0 {
+		t.Errorf("stored %d events, want none", s.StoredEvents)
+	}
+}
