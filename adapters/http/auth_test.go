@@ -192,3 +192,41 @@ func TestOpenAPIDeclaresTheBearerScheme(t *testing.T) {
 		}
 	}
 }
+
+// At debug level every request gets a line naming its request ID, status
+// and the key's name, never the key.
+func TestAccessLogNamesTheKey(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(httpadapter.LogHandler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	keys, err := httpadapter.LoadAPIKeys(writeKeys(t, goodKeys), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := app.New(memory.New(), app.Options{})
+	t.Cleanup(svc.Close)
+	mux, api := humatest.New(t, httpadapter.NewConfig("test"))
+	httpadapter.Register(api, svc, httpadapter.Options{Logger: logger})
+	h := httpadapter.RequestID(httpadapter.Authenticate(httpadapter.AccessLog(mux, logger), keys))
+	r := serveHTTP(h, "POST", "/publish", event("t", "1"), "Content-Type", "application/json",
+		"Authorization", "Bearer ingest-0123456789abcdef", "X-Request-ID", "acc-1")
+	if r.Code != 202 {
+		t.Fatalf("status %d: %s", r.Code, r.Body)
+	}
+	var line struct {
+		Msg       string `json:"msg"`
+		Status    int    `json:"status"`
+		RequestID string `json:"request_id"`
+		APIKey    string `json:"api_key"`
+	}
+	for l := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		if json.Unmarshal([]byte(l), &line) == nil && line.Msg == "request" {
+			break
+		}
+	}
+	if line.Msg != "request" || line.Status != 202 || line.RequestID != "acc-1" || line.APIKey != "ingest" {
+		t.Fatalf("access log %+v in:\n%s", line, logs.String())
+	}
+	if strings.Contains(logs.String(), "0123456789abcdef") {
+		t.Fatalf("a key was logged:\n%s", logs.String())
+	}
+}

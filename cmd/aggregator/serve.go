@@ -103,7 +103,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	}
 	srv := &http.Server{
 		Handler: httpadapter.RequestID(httpadapter.Recover(
-			httpadapter.Authenticate(httpadapter.Fallback(mux), keys), logger)),
+			httpadapter.Authenticate(httpadapter.AccessLog(httpadapter.Fallback(mux), logger), keys), logger)),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		IdleTimeout:       cfg.IdleTimeout,

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"log/slog"
 	"fmt"
 	"io"
 	"net"
@@ -168,5 +170,48 @@ func TestStreamOutlivesTheTimeouts(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no event on the stream")
+	}
+}
+
+// With the access log on (debug level), event streams still flush each
+// message as it comes: the log's writer passes Flush and deadlines through.
+func TestStreamWithAccessLog(t *testing.T) {
+	cfg := testConfig(t, "memory")
+	cfg.Addr = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	go func() { done <- serve(ctx, cfg, logger, ready) }()
+	base := "http://" + <-ready
+	defer func() { cancel(); <-done }()
+	resp, err := http.Get(base + "/events/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	publish(t, base, `{"topic":"logged","event_id":"1","source":"s","payload":{}}`)
+	got := make(chan bool, 1)
+	go func() {
+		r := bufio.NewReader(resp.Body)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				got <- false
+				return
+			}
+			if strings.Contains(line, `"topic":"logged"`) {
+				got <- true
+				return
+			}
+		}
+	}()
+	select {
+	case ok := <-got:
+		if !ok {
+			t.Fatal("stream ended before the event")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event did not reach the stream: not flushed?")
 	}
 }
