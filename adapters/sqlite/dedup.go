@@ -48,12 +48,12 @@ func xxhashKey(topic, eventID string) uint64 {
 
 // Defaults of the merge; tests shrink them.
 const (
-	defaultMergeAt   = 200_000 // keys in memory that start a merge, at least
+	defaultMergeAt = 200_000 // keys in memory that start a merge, at least
 	// defaultMergeRatio: a merge also waits for 1/ratio of the merged keys,
 	// so that each page of dedup_keys takes in about as many keys per merge
 	// however large the table grows: a merge rewrites nearly every page.
 	defaultMergeRatio = 16
-	defaultMergeStep = 4_096   // keys merged per group commit, at least
+	defaultMergeStep  = 4_096 // keys merged per group commit, at least
 	// defaultBulkMergeAt is the most keys above the watermark that startup
 	// loads into memory; beyond that (a migrated or long-unmerged store) it
 	// merges them before serving.

@@ -3,9 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"log/slog"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"

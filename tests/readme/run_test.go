@@ -30,12 +30,12 @@ var expected = map[string][]string{
 
 // run holds what one test run made: the binary, its port, unique names.
 type run struct {
-	dir     string // working directory of the blocks
-	bin     string // the aggregator binary
-	port    string // of the quick-start server
-	id      string // unique suffix of container, volume and image names
-	image   string // built on the first docker block
-	dockerP string // host port of the demo container
+	dir     string     // working directory of the blocks
+	bin     string     // the aggregator binary
+	port    string     // of the quick-start server
+	id      string     // unique suffix of container, volume and image names
+	image   string     // built on the first docker block
+	dockerP string     // host port of the demo container
 	top     *testing.T // the whole test: what later blocks use is cleaned up with it
 }
 
