@@ -28,6 +28,12 @@ func (h *handlers) ready(ctx context.Context) error {
 	return err
 }
 
+func healthy() *HealthOutput {
+	out := &HealthOutput{}
+	out.Body.Status = "ok"
+	return out
+}
+
 func registerHealth(api huma.API, h *handlers) {
 	huma.Register(api, huma.Operation{
 		OperationID: "get-health",
@@ -36,9 +42,7 @@ func registerHealth(api huma.API, h *handlers) {
 		Summary:     "Liveness: the process is serving",
 		Tags:        []string{"Health"},
 	}, func(context.Context, *struct{}) (*HealthOutput, error) {
-		out := &HealthOutput{}
-		out.Body.Status = "ok"
-		return out, nil
+		return healthy(), nil
 	})
 	huma.Register(api, huma.Operation{
 		OperationID: "get-readiness",
@@ -53,8 +57,6 @@ func registerHealth(api huma.API, h *handlers) {
 			return nil, huma.ErrorWithHeaders(huma.Error503ServiceUnavailable("not ready: "+faultCause(err)),
 				http.Header{"Retry-After": {retryAfterFault}})
 		}
-		out := &HealthOutput{}
-		out.Body.Status = "ok"
-		return out, nil
+		return healthy(), nil
 	})
 }

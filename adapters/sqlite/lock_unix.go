@@ -4,29 +4,13 @@ package sqlite
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 )
 
-// lockDir takes an exclusive lock on the data directory's lock file, so
-// that a second process cannot open the same store: the writer keeps the
-// next seq and the dedup index in memory and must be the only one. The
-// lock goes with the process, however it ends.
-func lockDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, LockFileName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: data directory %s (another aggregator serves it, or an export or import runs on it); "+
-				"stop that process or use another data directory", ErrLocked, dir)
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return f, nil
+// tryLock takes an exclusive flock without waiting; held reports that
+// another process has it.
+func tryLock(f *os.File) (held bool, err error) {
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	return errors.Is(err, syscall.EWOULDBLOCK), err
 }
