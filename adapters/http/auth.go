@@ -224,10 +224,7 @@ func documentAuth(api huma.API) {
 		if scope == "" {
 			continue
 		}
-		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
-			if op == nil {
-				continue
-			}
+		for _, op := range operations(item) {
 			op.Security = []map[string][]string{{"bearer": {scope}}}
 			for code, desc := range map[string]string{"401": "Unauthorized: no API key, or an unknown one",
 				"403": "Forbidden: the API key lacks the " + scope + " scope"} {

@@ -107,10 +107,11 @@ func (h *handlers) listEvents(ctx context.Context, in *ListEventsInput) (*ListEv
 		if in.Topic != "" {
 			q.Set("topic", in.Topic)
 		}
-		for name, t := range map[string]time.Time{"since": in.Since, "until": in.Until} {
-			if !t.IsZero() {
-				q.Set(name, t.Format(time.RFC3339Nano))
-			}
+		if !in.Since.IsZero() {
+			q.Set("since", in.Since.Format(time.RFC3339Nano))
+		}
+		if !in.Until.IsZero() {
+			q.Set("until", in.Until.Format(time.RFC3339Nano))
 		}
 		out.Link = "</events?" + q.Encode() + `>; rel="next"`
 	}

@@ -178,8 +178,9 @@ func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool,
 			&huma.ErrorDetail{Location: "body", Message: fmt.Sprintf("at most %d events per request", maxBatch)})
 	}
 	events = make([]domain.Event, len(bodies))
+	var items []json.RawMessage // the batch's raw events, split on first need
 	for i, b := range bodies {
-		if err := checkReplaced(raw, batch, i, b); err != nil {
+		if err := checkReplaced(raw, batch, &items, i, b); err != nil {
 			return nil, batch, err
 		}
 		e, err := toEvent(b)
@@ -194,19 +195,22 @@ func decodePublish(raw []byte, maxBatch int) (events []domain.Event, batch bool,
 // checkReplaced refuses an identity field holding an unpaired UTF-16
 // surrogate escape ("\ud800"): the decoder turns it into U+FFFD, and the
 // event stored would not be the one sent. Only fields that hold U+FFFD after
-// decoding are looked at, so a valid body costs nothing more.
-func checkReplaced(raw []byte, batch bool, i int, b EventBody) error {
+// decoding are looked at, so a valid body costs nothing more; a batch is
+// split into its raw events at most once, into *items.
+func checkReplaced(raw []byte, batch bool, items *[]json.RawMessage, i int, b EventBody) error {
 	const replacement = "\uFFFD"
 	if !strings.Contains(b.Topic, replacement) && !strings.Contains(b.EventID, replacement) && !strings.Contains(b.Source, replacement) {
 		return nil
 	}
 	item := raw
 	if batch {
-		var items []json.RawMessage
-		if json.Unmarshal(raw, &items) != nil || i >= len(items) {
+		if *items == nil && json.Unmarshal(raw, items) != nil {
 			return nil
 		}
-		item = items[i]
+		if i >= len(*items) {
+			return nil
+		}
+		item = (*items)[i]
 	}
 	var fields struct {
 		Topic   json.RawMessage `json:"topic"`
@@ -352,6 +356,9 @@ func checkJSONContentType(ct string) error {
 	if ct == "" {
 		return huma.NewError(http.StatusUnsupportedMediaType, "the request has no Content-Type"+send,
 			&huma.ErrorDetail{Location: "header.Content-Type", Message: "must be application/json or a +json type"})
+	}
+	if ct == "application/json" {
+		return nil // the common case, without parsing
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {

@@ -93,6 +93,17 @@ func addRequestID(ctx huma.Context, _ string, v any) (any, error) {
 	return v, nil
 }
 
+// operations lists the operations a path of the OpenAPI document has.
+func operations(item *huma.PathItem) []*huma.Operation {
+	var ops []*huma.Operation
+	for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
+		if op != nil {
+			ops = append(ops, op)
+		}
+	}
+	return ops
+}
+
 // documentRequestID declares request_id in the error schema of the OpenAPI
 // document and X-Request-ID on every response.
 func documentRequestID(api huma.API) {
@@ -102,10 +113,7 @@ func documentRequestID(api huma.API) {
 			Examples:    []any{"01JH2ZQ4W3X1Q9V8Y6T5R4E3D2"}}
 	}
 	for _, item := range api.OpenAPI().Paths {
-		for _, op := range []*huma.Operation{item.Get, item.Post, item.Put, item.Patch, item.Delete} {
-			if op == nil {
-				continue
-			}
+		for _, op := range operations(item) {
 			for _, resp := range op.Responses {
 				if resp.Headers == nil {
 					resp.Headers = map[string]*huma.Param{}

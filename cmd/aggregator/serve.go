@@ -76,12 +76,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- st
 	}
 	defer repo.Close()
 	var svc *app.Service
-	recorder := metrics.New(func() int { return svc.Queued() })
+	queued := func() int { return svc.Queued() } // svc is set just below
+	recorder := metrics.New(queued)
 	svc = app.New(repo, app.Options{
 		Limits:        domain.Limits{MaxPayloadBytes: cfg.MaxPayloadBytes},
 		Logger:        logger,
 		LogDuplicates: app.DuplicateLogging(cfg.LogDuplicates),
-		Observer:      observers{recorder, commitLog{logger, func() int { return svc.Queued() }}},
+		Observer:      observers{recorder, commitLog{logger, queued}},
 		Lifecycle:     cfg.lifecycle(),
 		MaxQueue:      cfg.MaxQueue,
 		MaxWait:       cfg.MaxWait,
