@@ -34,7 +34,7 @@ func runServe(ctx context.Context, args []string, e env) error {
 		logger.Warn(w)
 	}
 	if cfg.Store == "sqlite" {
-		if err := checkDataDir(cfg.DataDir); err != nil {
+		if err := sqlite.CheckDir(cfg.DataDir); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package sqlite
 
 import (
 	"errors"
@@ -6,16 +6,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/uts-aggregator/uts-aggregator/adapters/sqlite"
 )
 
-// checkDataDir finds at startup what SQLite would otherwise report on the
+// CheckDir finds at startup what SQLite would otherwise report on the
 // first publish as "attempt to write a readonly database": a data directory,
 // or a database, WAL or shared-memory file in it, that this process may not
 // write (typically files a root-owned run left behind). The error is one
-// line naming the path, the user and the command that fixes it.
-func checkDataDir(dir string) error {
+// line naming the path, the user and the command that fixes it. Open does
+// not call it, so that a read-only export can still open the store.
+func CheckDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return notWritable(dir, dir, err)
 	}
@@ -26,7 +25,7 @@ func checkDataDir(dir string) error {
 	}
 	f.Close()
 	os.Remove(f.Name())
-	for _, name := range []string{sqlite.FileName, sqlite.FileName + "-wal", sqlite.FileName + "-shm", sqlite.LockFileName} {
+	for _, name := range []string{FileName, FileName + "-wal", FileName + "-shm", LockFileName} {
 		path := filepath.Join(dir, name)
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if errors.Is(err, fs.ErrNotExist) {
