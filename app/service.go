@@ -265,8 +265,7 @@ func (s *Service) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Stats returns the counters. It also serves as the readiness probe: it fails
-// when the store cannot be read.
+// Stats returns the counters; it fails when the store cannot be read.
 func (s *Service) Stats(ctx context.Context) (Stats, error) {
 	topics, err := s.repo.Stats(ctx)
 	if err != nil {

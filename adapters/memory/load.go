@@ -15,7 +15,7 @@ var _ app.EventLoader = (*Repository)(nil)
 func (r *Repository) LoadEvents(_ context.Context, events []domain.StoredEvent) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	last, keys := r.lastSeq(), map[domain.Key]bool{}
+	last, keys := r.last, map[domain.Key]bool{}
 	for _, e := range events {
 		if e.Seq <= last {
 			return fmt.Errorf("load event %s/%s: seq %d is not above %d", e.Topic, e.EventID, e.Seq, last)

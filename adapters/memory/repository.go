@@ -46,8 +46,6 @@ func New() *Repository {
 	return &Repository{keys: map[domain.Key]key{}, topics: map[string]*app.TopicStats{}}
 }
 
-// lastSeq is the highest seq handed out, 0 when none. Call it with mu held.
-func (r *Repository) lastSeq() int64 { return r.last }
 
 // remember adds a stored event and its key. Call it with mu held.
 func (r *Repository) remember(e domain.StoredEvent, digest int64) {

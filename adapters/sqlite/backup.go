@@ -49,7 +49,7 @@ func Backup(ctx context.Context, dir, destDir string) error {
 	q.Add("_pragma", "busy_timeout(10000)")
 	// mode=rw: fail rather than create an empty database at a wrong path.
 	q.Set("mode", "rw")
-	dsn := "file:" + (&url.URL{Path: src}).EscapedPath() + "?" + q.Encode()
+	dsn := fileURI(src) + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("open sqlite: %w", err)

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -150,15 +151,6 @@ func (f *filter) mayHold(h uint64) bool {
 	return false
 }
 
-// bytes is the filter's size in memory.
-func (f *filter) bytes() int {
-	n := 0
-	for _, p := range f.parts {
-		n += int(p.Cap() / 8)
-	}
-	return n
-}
-
 // index is the in-memory part of the dedup index. The writer (holding
 // Repository.writeMu) reads it without locking; it takes mu to change
 // active or frozen, which Get reads under mu.
@@ -282,23 +274,13 @@ func sortedEntries(s *keySet, hash keyHash) []entry {
 		if c := cmpSigned(a.h, b.h); c != 0 {
 			return c
 		}
-		return cmpInt(a.seq, b.seq)
+		return cmp.Compare(a.seq, b.seq)
 	})
 	return es
 }
 
 // cmpSigned orders hashes as SQLite orders them: as signed integers.
-func cmpSigned(a, b uint64) int { return cmpInt(int64(a), int64(b)) }
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
+func cmpSigned(a, b uint64) int { return cmp.Compare(int64(a), int64(b)) }
 
 // filterAdd records a merged key in the filter, or for the filter being
 // built.
