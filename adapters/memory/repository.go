@@ -46,7 +46,6 @@ func New() *Repository {
 	return &Repository{keys: map[domain.Key]key{}, topics: map[string]*app.TopicStats{}}
 }
 
-
 // remember adds a stored event and its key. Call it with mu held.
 func (r *Repository) remember(e domain.StoredEvent, digest int64) {
 	r.keys[e.Key()] = key{seq: e.Seq, digest: digest}
