@@ -1,6 +1,8 @@
 package domain_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -109,6 +111,31 @@ func TestPayloadDigestIgnoresOnlyWhiteSpace(t *testing.T) {
 	}
 	if domain.PayloadDigest(base) != domain.PayloadDigest([]byte(" {\"a\" : 1, \"b\":[true, null]}")) {
 		t.Error("digest must ignore white space")
+	}
+}
+
+// CompactPayload skips json.Compact for a payload with no white space
+// outside its strings; the result must be what json.Compact gives.
+func TestCompactPayloadMatchesJSONCompact(t *testing.T) {
+	for _, p := range []string{
+		`{"a":1}`,
+		`{"a": 1}`,
+		`{"a":"x y"}`,
+		`{"a":"x y", "b":2}`,
+		`{"a":"say \"hi there\"","b":[1, 2]}`,
+		`{"a":"ends in a backslash \\","b":[1,2]}`,
+		`{"a":"ends in a backslash \\", "b":[1,2]}`,
+		"{\"a\":\"tab\\t\",\n\"b\":\"\u00e9 \u2028\"}",
+		"{\r\n\t\"a\":{}}",
+		`{"a":"\\\"" ,"b":0}`,
+	} {
+		var want bytes.Buffer
+		if err := json.Compact(&want, []byte(p)); err != nil {
+			t.Fatalf("test payload %s: %v", p, err)
+		}
+		if got := domain.CompactPayload([]byte(p)); !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("CompactPayload(%s) = %s, want %s", p, got, want.Bytes())
+		}
 	}
 }
 
