@@ -54,7 +54,7 @@ const (
 	// so that each page of dedup_keys takes in about as many keys per merge
 	// however large the table grows: a merge rewrites nearly every page.
 	defaultMergeRatio = 16
-	defaultMergeStep  = 4_096 // keys merged per group commit, at least
+	defaultMergeStep  = 2_048 // keys merged per group commit, at least
 	// defaultBulkMergeAt is the most keys above the watermark that startup
 	// loads into memory; beyond that (a migrated or long-unmerged store) it
 	// merges them before serving.
