@@ -14,7 +14,7 @@ import (
 // allocator unmaps a 64 KiB page of blocks of one size as soon as the last
 // block in it is freed. A B-tree page split borrows a block for its scratch
 // space and frees it at once, so whenever no block of its size is free,
-// every split maps and unmaps a page: a tenth of the writer's time and more.
+// every split maps and unmaps a page: about a fifth of the writer's time.
 // Two things keep blocks free:
 //   - one block of each size class stays allocated for the life of the
 //     process, keeping one page per class mapped;
