@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"fmt"
-	"runtime"
-	"unsafe"
 
 	"modernc.org/libc"
 	"modernc.org/libc/sys/types"
@@ -27,15 +25,17 @@ func init() {
 	for class := 4; class <= 14; class++ {
 		libc.Xmalloc(tls, types.Size_t(1)<<class)
 	}
-	hdr := new(int32) // on the heap, which Go does not move
-	va := libc.NewVaList(uintptr(unsafe.Pointer(hdr)))
+	// SQLite writes the header size through a pointer: C memory, which
+	// Go's pointer checks (-race) let it write.
+	hdr := libc.Xmalloc(tls, 8)
+	defer libc.Xfree(tls, hdr)
+	va := libc.NewVaList(hdr)
 	rc := sqlite3.Xsqlite3_config(tls, sqlite3.SQLITE_CONFIG_PCACHE_HDRSZ, va)
 	libc.Xfree(tls, va)
-	runtime.KeepAlive(hdr)
 	if rc != sqlite3.SQLITE_OK {
 		panic(fmt.Sprintf("sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ): %d", rc))
 	}
-	slot := (pageCachePageSize + int(*hdr) + 7) &^ 7
+	slot := (pageCachePageSize + int(libc.AtomicLoadPInt32(hdr)) + 7) &^ 7
 	n := pageCachePoolBytes / pageCachePageSize
 	pool := libc.Xmalloc(tls, types.Size_t(slot*n))
 	va = libc.NewVaList(pool, int32(slot), int32(n))

@@ -3,10 +3,8 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
-	"unsafe"
 
 	"modernc.org/libc"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -40,13 +38,12 @@ func TestPageCachesUseTheirPool(t *testing.T) {
 func pageCachePoolUsed(t *testing.T) int32 {
 	tls := libc.NewTLS()
 	defer tls.Close()
-	cur, high := new(int32), new(int32)
-	rc := sqlite3.Xsqlite3_status(tls, sqlite3.SQLITE_STATUS_PAGECACHE_USED,
-		uintptr(unsafe.Pointer(cur)), uintptr(unsafe.Pointer(high)), 0)
-	runtime.KeepAlive(cur)
-	runtime.KeepAlive(high)
+	// SQLite writes the values through pointers: C memory (see malloc.go).
+	out := libc.Xmalloc(tls, 16)
+	defer libc.Xfree(tls, out)
+	rc := sqlite3.Xsqlite3_status(tls, sqlite3.SQLITE_STATUS_PAGECACHE_USED, out, out+8, 0)
 	if rc != sqlite3.SQLITE_OK {
 		t.Fatalf("sqlite3_status: %d", rc)
 	}
-	return *cur
+	return libc.AtomicLoadPInt32(out)
 }
