@@ -30,7 +30,8 @@ func (r *Repository) PurgeEvents(ctx context.Context, before time.Time, limit in
 // the stored seq.
 func (r *Repository) ForgetKeys(ctx context.Context, before time.Time, limit int) (int, error) {
 	return r.lifecycleTx(ctx, true, func(ctx context.Context, tx bun.Tx) (int, error) {
-		return bunstore.ForgetKeysTx(ctx, tx, before, limit)
+		keys, err := bunstore.ForgetKeysTx(ctx, tx, before, limit)
+		return len(keys), err
 	})
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/uts-aggregator/uts-aggregator/domain"
 )
 
 // Retention keeps a purged event's row, without payload, source and
@@ -22,6 +24,7 @@ import (
 type eventHead struct {
 	Seq        int64  `bun:"seq"`
 	Topic      string `bun:"topic"`
+	EventID    string `bun:"event_id"`
 	ReceivedAt int64  `bun:"received_at"`
 }
 
@@ -37,7 +40,7 @@ func purgedThrough(ctx context.Context, db bun.IDB) (int64, error) {
 // at the first one received at or after before.
 func oldest(ctx context.Context, db bun.IDB, after int64, before time.Time, limit int) ([]eventHead, error) {
 	var rows []eventHead
-	err := db.NewSelect().Table("events").Column("seq", "topic", "received_at").
+	err := db.NewSelect().Table("events").Column("seq", "topic", "event_id", "received_at").
 		Where("seq > ?", after).Order("seq").Limit(int64(limit)).Scan(ctx, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("read oldest events: %w", err)
@@ -95,32 +98,42 @@ func PurgeEventsTx(ctx context.Context, tx bun.IDB, before time.Time, limit int)
 	return len(rows), nil
 }
 
+// ForgottenKey is the key of an event ForgetKeysTx deleted, and its seq.
+type ForgottenKey struct {
+	domain.Key
+	Seq int64
+}
+
 // ForgetKeysTx implements app.Purger's ForgetKeys inside an open
 // transaction: it deletes the oldest rows, counting those whose event was
-// still stored as purged.
-func ForgetKeysTx(ctx context.Context, tx bun.IDB, before time.Time, limit int) (int, error) {
+// still stored as purged, and returns their keys.
+func ForgetKeysTx(ctx context.Context, tx bun.IDB, before time.Time, limit int) ([]ForgottenKey, error) {
 	rows, err := oldest(ctx, tx, 0, before, limit)
 	if err != nil || len(rows) == 0 {
-		return 0, err
+		return nil, err
 	}
 	last := rows[len(rows)-1].Seq
 	if _, err := tx.NewDelete().Table("events").Where("seq <= ?", last).Exec(ctx); err != nil {
-		return 0, fmt.Errorf("forget keys: %w", err)
+		return nil, fmt.Errorf("forget keys: %w", err)
 	}
 	mark, err := purgedThrough(ctx, tx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	stored := slices.DeleteFunc(slices.Clone(rows), func(e eventHead) bool { return e.Seq <= mark })
 	if err := countPurged(ctx, tx, stored); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if last > mark {
 		if err := setPurgedThrough(ctx, tx, last); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return len(rows), nil
+	keys := make([]ForgottenKey, len(rows))
+	for i, row := range rows {
+		keys[i] = ForgottenKey{Key: domain.Key{Topic: row.Topic, EventID: row.EventID}, Seq: row.Seq}
+	}
+	return keys, nil
 }
 
 // countPurged adds the rows to their topics' purged counters, in topic
