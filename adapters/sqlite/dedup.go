@@ -524,7 +524,7 @@ func (r *Repository) bulkMerge(ctx context.Context, keys []newKey, mark int64) (
 		es[i] = entry{k.h, k.seq}
 	}
 	slices.SortFunc(es, func(a, b entry) int { return cmpSigned(a.h, b.h) })
-	if _, err := r.writer.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := r.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() {
@@ -540,7 +540,7 @@ func (r *Repository) bulkMerge(ctx context.Context, keys []newKey, mark int64) (
 	if _, err := r.stmts.watermark.ExecContext(ctx, mark); err != nil {
 		return fmt.Errorf("move dedup watermark: %w", err)
 	}
-	if _, err := r.writer.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := r.exec(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
