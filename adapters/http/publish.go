@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -268,21 +269,8 @@ func hexRune(lit []byte, at int) (rune, bool) {
 	if at+4 > len(lit) {
 		return 0, false
 	}
-	var r rune
-	for _, c := range lit[at : at+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c-'a') + 10
-		case c >= 'A' && c <= 'F':
-			r |= rune(c-'A') + 10
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	r, err := strconv.ParseUint(string(lit[at:at+4]), 16, 16)
+	return rune(r), err == nil
 }
 
 func toEvent(b EventBody) (domain.Event, error) {
